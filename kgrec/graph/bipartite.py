@@ -1,0 +1,35 @@
+"""The symmetric-normalised user-item adjacency used by LightGCN-style propagation."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def normalized_adjacency(
+    users: np.ndarray | Tensor, items: np.ndarray | Tensor, *, num_users: int, num_items: int
+) -> Tensor:
+    """``D^-1/2 A D^-1/2`` of the bipartite graph as a ``(U+I) x (U+I)`` sparse CSR tensor.
+
+    ``A = [[0, R], [R^T, 0]]`` with ``R[u, i] = 1`` for each training pair; users come first,
+    items are offset by ``num_users``. Nodes with no edge keep an all-zero row (no division by
+    zero). The matrix is symmetric, which lets propagation reuse it for the backward pass.
+    """
+    u = torch.as_tensor(np.asarray(users), dtype=torch.long)
+    i = torch.as_tensor(np.asarray(items), dtype=torch.long) + num_users
+    n = num_users + num_items
+    rows = torch.cat([u, i])
+    cols = torch.cat([i, u])
+    deg = torch.bincount(rows, minlength=n).to(torch.float32)
+    inv_sqrt = deg.pow(-0.5)
+    inv_sqrt[deg == 0] = 0.0
+    values = inv_sqrt[rows] * inv_sqrt[cols]
+    coo = torch.sparse_coo_tensor(
+        torch.stack([rows, cols]), values, (n, n), check_invariants=False
+    ).coalesce()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return coo.to_sparse_csr()
