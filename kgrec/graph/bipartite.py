@@ -18,8 +18,8 @@ def normalized_adjacency(
     items are offset by ``num_users``. Nodes with no edge keep an all-zero row (no division by
     zero). The matrix is symmetric, which lets propagation reuse it for the backward pass.
     """
-    u = torch.as_tensor(np.asarray(users), dtype=torch.long)
-    i = torch.as_tensor(np.asarray(items), dtype=torch.long) + num_users
+    u = torch.as_tensor(np.array(users, dtype=np.int64), dtype=torch.long)
+    i = torch.as_tensor(np.array(items, dtype=np.int64), dtype=torch.long) + num_users
     n = num_users + num_items
     rows = torch.cat([u, i])
     cols = torch.cat([i, u])
