@@ -1,0 +1,348 @@
+"""Recommender: the estimator users hold (an encoder + the MF head + the fit loop, or a baseline).
+
+scikit-learn style: hyper-parameters in the constructor, data in :meth:`Recommender.fit`,
+:class:`~kgrec.exceptions.NotFittedError` before it. Graph encoders and the closed-form
+baselines answer the same calls, so a comparison table is one loop::
+
+    for name in ("pop", "itemknn", "ease", "mf", "lightgcn"):
+        rec = Recommender(name).fit(split.train, valid=split.valid)
+        print(name, rec.evaluate(split.test).mean["ndcg@20"])
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from kgrec import __version__
+from kgrec.data.dataset import RecDataset
+from kgrec.data.split import Split
+from kgrec.evaluate import EvalResult, FullRankingEvaluator, topk_random_ties
+from kgrec.exceptions import NotFittedError
+from kgrec.models import ENCODERS, Encoder, get_encoder
+from kgrec.models.baselines import EASE, ItemKNN, MostPopular, RandomScorer
+
+logger = logging.getLogger(__name__)
+
+#: closed-form / count baselines: name -> class; they take their own hyper-parameters
+BASELINES: dict[str, type] = {"pop": MostPopular, "itemknn": ItemKNN, "ease": EASE, "random": RandomScorer}
+SAVE_FORMAT = 1
+
+
+def model_names() -> list[str]:
+    """Every name :class:`Recommender` accepts (baselines and registered encoders)."""
+    return sorted(set(BASELINES) | set(ENCODERS))
+
+
+def _check_name(model: str) -> str:
+    key = model.lower()
+    if key not in BASELINES and key not in ENCODERS:
+        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(model_names())}")
+    return key
+
+
+class Recommender:
+    """Fit, recommend, score, evaluate, save and load one model.
+
+    Args:
+        model: a name from :func:`model_names` (``pop``, ``itemknn``, ``ease``, ``mf``,
+            ``lightgcn``, ...).
+        epochs, batch_size, lr, reg_weight, patience, metric, seed: the fit loop's settings
+            (:func:`kgrec.train.fit`); ``None`` takes the encoder's own default
+            (``Encoder.fit_defaults``), then the loop's.
+        ks: cut-offs reported by :meth:`evaluate` and used for validation.
+        run_dir: where the fit loop writes history and checkpoints (resumable).
+        progress: tqdm bars (``None``: only on a terminal).
+        **hyper: the model's own hyper-parameters (``embedding_dim``, ``num_layers``, ``l2``,
+            ``k``, ...), passed to its constructor.
+    """
+
+    def __init__(
+        self,
+        model: str = "lightgcn",
+        *,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        reg_weight: float | None = None,
+        patience: int | None = None,
+        metric: str = "ndcg@20",
+        seed: int = 2026,
+        ks: Sequence[int] = (10, 20),
+        run_dir: str | Path | None = None,
+        progress: bool | None = None,
+        **hyper: Any,
+    ) -> None:
+        self.model = _check_name(model)
+        self.fit_options = {
+            k: v
+            for k, v in dict(
+                epochs=epochs, batch_size=batch_size, lr=lr, reg_weight=reg_weight, patience=patience
+            ).items()
+            if v is not None
+        }
+        self.metric = metric
+        self.seed = seed
+        self.ks = tuple(int(k) for k in ks)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.progress = progress
+        self.hyper = hyper
+        self.history_: pd.DataFrame | None = None
+        self._train: RecDataset | None = None
+        self._seen: list[RecDataset] = []
+        self._model: Any = None
+        self._graph: Any = None
+        self._emb: tuple[Tensor, Tensor] | None = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def is_encoder(self) -> bool:
+        return self.model in ENCODERS
+
+    @property
+    def encoder(self) -> Encoder:
+        self._check_fitted()
+        if not self.is_encoder:
+            raise AttributeError(f"model {self.model!r} is a baseline, not a graph encoder")
+        return self._model
+
+    @property
+    def train_data(self) -> RecDataset:
+        """The training part given to :meth:`fit` (its id maps translate raw ids)."""
+        self._check_fitted()
+        assert self._train is not None
+        return self._train
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments (JSON-ready), enough to rebuild this recommender."""
+        return {
+            "model": self.model,
+            **self.fit_options,
+            "metric": self.metric,
+            "seed": self.seed,
+            "ks": list(self.ks),
+            **self.hyper,
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "model")
+        return f"Recommender({self.model!r}, {args})"
+
+    def _check_fitted(self) -> None:
+        if self._model is None:
+            raise NotFittedError(f"this Recommender({self.model!r}) is not fitted yet; call fit(train) first")
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, train: RecDataset | Split, valid: RecDataset | None = None) -> Recommender:
+        """Train on ``train`` (a :class:`Split` gives its train and valid parts); returns self.
+
+        Encoders train with the one fit loop, early-stopping on ``valid`` when given; baselines
+        are fitted in closed form on ``train`` (``valid`` only joins the masked items).
+        """
+        if isinstance(train, Split):
+            train, valid = train.train, valid if valid is not None else train.valid
+        self._train = train
+        self._seen = [train] + ([valid] if valid is not None else [])
+        torch.manual_seed(self.seed)
+        if self.is_encoder:
+            self._fit_encoder(train, valid)
+        else:
+            self._model = BASELINES[self.model](**self._baseline_hyper()).fit(train)
+        return self
+
+    def _baseline_hyper(self) -> dict[str, Any]:
+        hyper = dict(self.hyper)
+        if self.model == "random":
+            hyper.setdefault("seed", self.seed)
+        return hyper
+
+    def _fit_encoder(self, train: RecDataset, valid: RecDataset | None) -> None:
+        from kgrec.graph import build_graph
+        from kgrec.train import fit
+
+        cls = get_encoder(self.model)
+        self._graph = build_graph(train)
+        self._model = cls.from_data(self._graph, **self.hyper)
+        options = {**getattr(cls, "fit_defaults", {}), **self.fit_options}
+        self.history_ = fit(
+            self._model,
+            self._graph,
+            train,
+            valid=valid,
+            evaluator=FullRankingEvaluator(ks=self.ks, seed=self.seed),
+            metric=self.metric,
+            seed=self.seed,
+            run_dir=self.run_dir,
+            progress=self.progress,
+            **options,
+        )
+        self._emb = None
+
+    # ------------------------------------------------------------------ scoring
+    def _embeddings(self) -> tuple[Tensor, Tensor]:
+        if self._emb is None:
+            enc = self.encoder
+            enc.eval()
+            with torch.inference_mode():
+                self._emb = enc(self._graph)
+        return self._emb
+
+    def score_users(self, users: Tensor) -> Tensor:
+        """Scores of every item for local user indices ``users``: ``[B, num_items]``."""
+        self._check_fitted()
+        if not self.is_encoder:
+            return self._model.score_users(users)
+        user_emb, item_emb = self._embeddings()
+        with torch.inference_mode():
+            return user_emb[users] @ item_emb.T
+
+    def score(self, users: Sequence[Any], items: Sequence[Any]) -> np.ndarray:
+        """Scores of raw (user, item) pairs: two equally long sequences of raw ids."""
+        self._check_fitted()
+        assert self._train is not None
+        if len(users) != len(items):
+            raise ValueError(f"users and items must be equally long (got {len(users)} and {len(items)})")
+        u = torch.as_tensor(self._train.users.to_index(list(users)))
+        i = torch.as_tensor(self._train.items.to_index(list(items)))
+        if self.is_encoder:
+            user_emb, item_emb = self._embeddings()
+            return (user_emb[u] * item_emb[i]).sum(-1).numpy()
+        return self.score_users(u).gather(1, i[:, None]).squeeze(1).numpy()
+
+    def recommend(self, users: Sequence[Any] | Any, k: int = 10, *, exclude_seen: bool = True) -> pd.DataFrame:
+        """Top-``k`` items per raw user id: a frame ``user, rank, item, score`` (raw ids).
+
+        ``exclude_seen`` masks the items each user had in the data given to :meth:`fit`
+        (train and valid). Ties are broken at random with the recommender's seed.
+        """
+        self._check_fitted()
+        assert self._train is not None
+        raw_users = [users] if np.ndim(users) == 0 else list(dict.fromkeys(users))
+        u = torch.as_tensor(self._train.users.to_index(raw_users))
+        scores = self.score_users(u).clone().float()
+        if exclude_seen:
+            row_of = np.full(self._train.num_users, -1, dtype=np.int64)
+            row_of[u.numpy()] = np.arange(len(u))
+            for part in self._seen:
+                rows = row_of[part.interactions["user"].to_numpy()]
+                hit = rows >= 0
+                items = part.interactions["item"].to_numpy()[hit]
+                scores[torch.as_tensor(rows[hit]), torch.as_tensor(items)] = -torch.inf
+        k = min(k, scores.shape[1])
+        top = topk_random_ties(scores, k, seed=self.seed, rows=u)
+        top_scores = scores.gather(1, top)
+        n = len(raw_users)
+        frame = pd.DataFrame(
+            {
+                "user": np.repeat(np.asarray(raw_users, dtype=object), k),
+                "rank": np.tile(np.arange(1, k + 1), n),
+                "item": self._train.items.to_raw(top.reshape(-1).numpy()),
+                "score": top_scores.reshape(-1).numpy(),
+            }
+        )
+        return frame[np.isfinite(frame["score"].to_numpy())].reset_index(drop=True)
+
+    def evaluate(
+        self,
+        test: RecDataset,
+        *,
+        ks: Sequence[int] | None = None,
+        metrics: Sequence[str] | None = None,
+        exclude: Sequence[RecDataset] | None = None,
+        candidates: np.ndarray | None = None,
+    ) -> EvalResult:
+        """Full-ranking evaluation on ``test``; the data given to :meth:`fit` is masked.
+
+        ``candidates`` restricts the ranking to those item indices (e.g. cold items only).
+        """
+        self._check_fitted()
+        options: dict[str, Any] = {"ks": tuple(ks or self.ks), "seed": self.seed}
+        if metrics is not None:
+            options["metrics"] = tuple(metrics)
+        evaluator = FullRankingEvaluator(**options)
+        score_fn = self.score_users
+        if self.is_encoder:
+            self._embeddings()
+        return evaluator.evaluate(
+            score_fn,
+            target=test,
+            exclude=list(self._seen if exclude is None else exclude),
+            candidates=candidates,
+            popularity_from=self._train,
+        )
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write weights, config, versions and the fitted data to a folder (no pickle).
+
+        Layout: ``recommender.json`` (config, versions, dataset checksum), ``weights.pt`` (a
+        tensor-only state dict, loaded with ``weights_only=True``; encoders only: closed-form
+        baselines are refitted from the saved training data, which is deterministic), and
+        ``train/`` (+ ``valid/``) as processed datasets.
+        """
+        from kgrec.data.io import save_dataset
+
+        self._check_fitted()
+        assert self._train is not None
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_dataset(self._train, folder / "train")
+        if len(self._seen) > 1:
+            save_dataset(self._seen[1], folder / "valid")
+        if self.is_encoder:
+            torch.save({k: v.detach().cpu() for k, v in self._model.state_dict().items()}, folder / "weights.pt")
+        meta = {
+            "format": "kgrec-recommender",
+            "format_version": SAVE_FORMAT,
+            "config": self.config(),
+            "dataset_checksum": self._train.checksum(),
+            "versions": {
+                "kgrec": __version__,
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+            },
+        }
+        (folder / "recommender.json").write_text(json.dumps(meta, indent=2) + "\n")
+        if self.history_ is not None:
+            self.history_.to_csv(folder / "history.csv", index=False)
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender:
+        """Rebuild a recommender written by :meth:`save`."""
+        from kgrec.data.io import load_dataset
+        from kgrec.graph import build_graph
+
+        folder = Path(path)
+        meta_path = folder / "recommender.json"
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"{folder} holds no saved recommender (no recommender.json)")
+        meta = json.loads(meta_path.read_text())
+        config = dict(meta["config"])
+        model = config.pop("model")
+        rec = cls(model, **config)
+        train = load_dataset(folder / "train")
+        if train.checksum() != meta["dataset_checksum"]:
+            raise ValueError(f"{folder / 'train'} changed after it was saved (checksum mismatch)")
+        valid = load_dataset(folder / "valid") if (folder / "valid").exists() else None
+        rec._train = train
+        rec._seen = [train] + ([valid] if valid is not None else [])
+        if rec.is_encoder:
+            rec._graph = build_graph(train)
+            rec._model = get_encoder(model).from_data(rec._graph, **rec.hyper)
+            state = torch.load(folder / "weights.pt", weights_only=True)
+            rec._model.load_state_dict(state)
+        else:
+            rec._model = BASELINES[model](**rec._baseline_hyper()).fit(train)
+        if (folder / "history.csv").exists():
+            rec.history_ = pd.read_csv(folder / "history.csv")
+        return rec
