@@ -172,6 +172,8 @@ class RecDataset:
         user_attributes: pd.DataFrame | None = None,
         items: Iterable[Any] | None = None,
         users: Iterable[Any] | None = None,
+        entities: Iterable[Any] | None = None,
+        relations: Iterable[Any] | None = None,
         rating_threshold: float | None = None,
         duplicates: DuplicatePolicy = "first",
         source: str = "<frames>",
@@ -193,6 +195,8 @@ class RecDataset:
             items, users: extra raw ids to include although they have no interaction (e.g. the
                 full item catalogue); items only in ``item_entities`` / ``item_attributes`` are
                 added as well: these are the cold-start items.
+            entities, relations: extra raw entity / relation ids to keep although no triple or
+                link uses them (e.g. a KG's full entity and relation lists).
             rating_threshold: keep only interactions with ``rating >= threshold`` (implicit
                 feedback); dropped rows are counted in ``report``.
             duplicates: what to do with repeated (user, item) pairs: keep the ``first`` /
@@ -281,6 +285,10 @@ class RecDataset:
         entity_ids = IdMap.from_values(entity_values.to_numpy(), name="entity") if len(entity_values) else IdMap([], name="entity")
         relation_ids = IdMap.from_values(triple_frame["relation"].to_numpy(), name="relation") if len(triple_frame) else IdMap([], name="relation")
 
+        if entities is not None:
+            entity_ids = entity_ids.extend(_sorted_if_possible(list(entities)))
+        if relations is not None:
+            relation_ids = relation_ids.extend(_sorted_if_possible(list(relations)))
         item_entity = np.full(len(item_ids), -1, dtype=np.int64)
         if len(align):
             item_entity[item_ids.to_index(align["item"].to_numpy())] = entity_ids.to_index(
