@@ -35,8 +35,8 @@ def make_synthetic(
     creators_per_topic: int = 12,
     studios_per_topic: int = 2,
     mean_interactions: float = 30.0,
-    temperature: float = 0.35,
-    popularity_exponent: float = 0.8,
+    temperature: float = 0.15,
+    popularity_exponent: float = 0.4,
     seed: int = 2026,
 ) -> RecDataset:
     """Generate the synthetic dataset (see the module docstring for the planted structure).

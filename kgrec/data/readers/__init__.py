@@ -32,7 +32,7 @@ def get_reader(name: str) -> Callable[..., RecDataset]:
     return getattr(importlib.import_module(module), func)
 
 
-def read(name: str, path: Any, **options: Any) -> RecDataset:
+def read(name: str, path: Any, /, **options: Any) -> RecDataset:
     """Read ``path`` with the reader of format ``name``, passing only the options it accepts.
 
     Options set to ``None`` are left at the reader's default; an option the reader does not
