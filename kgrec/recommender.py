@@ -192,8 +192,10 @@ class Recommender:
         if self._emb is None:
             enc = self.encoder
             enc.eval()
-            with torch.inference_mode():
-                self._emb = enc(self._graph)
+            with torch.no_grad():
+                user_emb, item_emb = enc(self._graph)
+            # an identity encoder returns its own parameters: keep a snapshot, not a view
+            self._emb = (user_emb.detach().clone(), item_emb.detach().clone())
         return self._emb
 
     def score_users(self, users: Tensor) -> Tensor:

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kgrec.data.split import split_dataset
+from kgrec.data.synthetic import make_synthetic
+from kgrec.exceptions import NotFittedError, UnknownIdError
+from kgrec.recommender import Recommender, model_names
+
+
+@pytest.fixture(scope="module")
+def split():
+    return split_dataset(make_synthetic(num_users=120, num_items=150, seed=3), strategy="random", seed=3)
+
+
+def test_model_names_cover_the_contract() -> None:
+    assert {"pop", "itemknn", "ease", "mf", "lightgcn"} <= set(model_names())
+    with pytest.raises(ValueError, match="valid models"):
+        Recommender("nope")
+
+
+def test_not_fitted_errors() -> None:
+    rec = Recommender("mf")
+    with pytest.raises(NotFittedError):
+        rec.recommend(["u00001"])
+    with pytest.raises(NotFittedError):
+        rec.save("/tmp/never")
+
+
+@pytest.mark.parametrize("model", ["pop", "ease", "mf", "lightgcn"])
+def test_recommend_excludes_seen_and_answers_raw_ids(split, model: str) -> None:
+    rec = Recommender(model, epochs=3, progress=False).fit(split.train, valid=split.valid)
+    users = split.dataset.users.raw_ids[:5].tolist()
+    top = rec.recommend(users, k=7)
+    assert list(top.columns) == ["user", "rank", "item", "score"]
+    assert len(top) == 35 and set(top["user"]) == set(users)
+    seen = pd.concat([split.train.raw_interactions(), split.valid.raw_interactions()])
+    seen_pairs = set(zip(seen["user"], seen["item"], strict=True))
+    assert not any((u, i) in seen_pairs for u, i in zip(top["user"], top["item"], strict=True))
+    assert (top.groupby("user")["score"].apply(lambda s: s.is_monotonic_decreasing)).all()
+    # score() agrees with recommend()
+    first = top.iloc[0]
+    assert rec.score([first["user"]], [first["item"]])[0] == pytest.approx(first["score"], rel=1e-5)
+
+
+def test_unknown_ids_are_clear_errors(split) -> None:
+    rec = Recommender("pop").fit(split.train)
+    with pytest.raises(UnknownIdError, match="unknown user id"):
+        rec.recommend(["nobody"])
+    with pytest.raises(UnknownIdError, match="unknown item id"):
+        rec.score(["u00000"], ["no-such-item"])
+
+
+@pytest.mark.parametrize("model", ["itemknn", "lightgcn"])
+def test_save_load_gives_the_same_answers(tmp_path, split, model: str) -> None:
+    rec = Recommender(model, epochs=2, progress=False).fit(split.train, valid=split.valid)
+    rec.save(tmp_path / "m")
+    back = Recommender.load(tmp_path / "m")
+    users = split.dataset.users.raw_ids[:4].tolist()
+    pd.testing.assert_frame_equal(rec.recommend(users, k=5), back.recommend(users, k=5))
+    assert back.config() == rec.config()
+    a, b = rec.evaluate(split.test), back.evaluate(split.test)
+    assert a.mean == b.mean
+
+
+def test_evaluate_beats_random_and_masks_fit_data(split) -> None:
+    ease = Recommender("ease", l2=50.0).fit(split.train, valid=split.valid)
+    rnd = Recommender("random").fit(split.train, valid=split.valid)
+    assert ease.evaluate(split.test).mean["ndcg@20"] > 2 * rnd.evaluate(split.test).mean["ndcg@20"]
+    # evaluating on the training part itself with train masked finds nothing
+    with pytest.warns(UserWarning, match="excluded part"):
+        assert ease.evaluate(split.train).mean["recall@20"] == 0.0
+    assert np.isfinite(ease.evaluate(split.test, ks=[5]).mean["recall@5"])
