@@ -32,4 +32,9 @@ def normalized_adjacency(
     ).coalesce()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return coo.to_sparse_csr()
+        csr = coo.to_sparse_csr()
+        # int32 indices: torch would convert int64 ones on every product (about 20% slower)
+        return torch.sparse_csr_tensor(
+            csr.crow_indices().to(torch.int32), csr.col_indices().to(torch.int32), csr.values(), (n, n),
+            check_invariants=False,
+        )
