@@ -32,7 +32,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--item-col")
     g.add_argument("--rating-col")
     g.add_argument("--timestamp-col")
+    g.add_argument("--weight-col")
     g.add_argument("--sep")
+    g.add_argument("--kg-path", type=Path, help="KG triples file (head, relation, tail columns)")
+    g.add_argument("--item-features-path", type=Path, help="item attribute table")
+    g.add_argument("--item-id-col", help="item id column of the attribute table")
+    g.add_argument("--item-feature-cols", nargs="+", help="attribute columns (default: all but the id)")
+    g.add_argument("--feature-sep", help="separator of multi-valued attribute cells")
     g = p.add_argument_group("kgcn options")
     g.add_argument("--ratings-file", help="ratings file name inside INPUT (default: detected)")
     g = p.add_argument_group("rdf options")
@@ -40,6 +46,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--item-class", help="rdf:type class URI whose subjects are items")
     g.add_argument("--predicates", nargs="+", help="predicate URIs to keep (default: all)")
     g.add_argument("--literals", choices=["attribute", "drop"])
+    g.add_argument("--item-id-predicate", help="predicate whose literal is an item's raw id")
+    g.add_argument("--rdf-format", help="rdflib format name (default: from the suffix)")
+    g.add_argument("--max-hops", type=int, help="keep triples at most this many hops from the items")
     p.set_defaults(func=run_convert)
 
     p = sub.add_parser("info", help="statistics of a processed dataset or split")
@@ -66,12 +75,21 @@ def run_convert(args: argparse.Namespace) -> int:
         "item_col": args.item_col,
         "rating_col": args.rating_col,
         "timestamp_col": args.timestamp_col,
+        "weight_col": args.weight_col,
         "sep": args.sep,
+        "kg_path": args.kg_path,
+        "item_features_path": args.item_features_path,
+        "item_id_col": args.item_id_col,
+        "item_feature_cols": args.item_feature_cols,
+        "feature_sep": args.feature_sep,
         "ratings_file": args.ratings_file,
         "interactions": args.interactions,
         "item_class": args.item_class,
         "predicates": args.predicates,
         "literals": args.literals,
+        "item_id_predicate": args.item_id_predicate,
+        "format": args.rdf_format,
+        "max_hops": args.max_hops,
     }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

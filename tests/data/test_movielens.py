@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -286,17 +285,16 @@ def test_missing_movie_file_is_explained(tmp_path: Path) -> None:
     assert read_movielens(folder, item_features=()).num_items == 2
 
 
-def test_convert_script_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_convert_script_writes_a_processed_folder(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
     folder = make_100k(tmp_path)
-    spec = importlib.util.spec_from_file_location(
-        "convert_movielens", REPO / "datasets" / "convert_movielens.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.main([str(folder), "--dry-run"]) == 0
-    out = capsys.readouterr().out
-    assert '"interactions": 5' in out
+    script = REPO / "datasets" / "convert_movielens.py"
+    subprocess.run([sys.executable, str(script), str(folder), str(tmp_path / "out")], check=True, capture_output=True)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"]["interactions"] == 5
 
 
 def test_shared_ml100k_matches_recbole_counts(shared_path) -> None:
