@@ -29,12 +29,15 @@ from kgrec.data.split import Split
 from kgrec.evaluate import EvalResult, FullRankingEvaluator, topk_random_ties
 from kgrec.exceptions import NotFittedError
 from kgrec.models import ENCODERS, Encoder, get_encoder
+from kgrec.models.attribute_knn import AttributeKNN
 from kgrec.models.baselines import EASE, ItemKNN, MostPopular, RandomScorer
 
 logger = logging.getLogger(__name__)
 
 #: closed-form / count baselines: name -> class; they take their own hyper-parameters
-BASELINES: dict[str, type] = {"pop": MostPopular, "itemknn": ItemKNN, "ease": EASE, "random": RandomScorer}
+BASELINES: dict[str, type] = {
+    "pop": MostPopular, "itemknn": ItemKNN, "ease": EASE, "random": RandomScorer, "attrknn": AttributeKNN
+}
 SAVE_FORMAT = 1
 
 
@@ -62,6 +65,11 @@ class Recommender:
         ks: cut-offs reported by :meth:`evaluate` and used for validation.
         run_dir: where the fit loop writes history and checkpoints (resumable).
         progress: tqdm bars (``None``: only on a terminal).
+        sampler, curriculum, augment, pretrain, lr_schedule: training techniques for encoders,
+            each a name or ``{"name": ..., **options}`` (:mod:`kgrec.train.recipe`): e.g.
+            ``sampler="dns"``, ``curriculum="linear"``, ``augment="sgl"``,
+            ``pretrain="mf" | "transe" | "transr"`` (its history goes to
+            ``run_dir/pretrain``), ``lr_schedule={"name": "cosine", "warmup_epochs": 5}``.
         **hyper: the model's own hyper-parameters (``embedding_dim``, ``num_layers``, ``l2``,
             ``k``, ...), passed to its constructor.
     """
@@ -80,9 +88,30 @@ class Recommender:
         ks: Sequence[int] = (10, 20),
         run_dir: str | Path | None = None,
         progress: bool | None = None,
+        sampler: str | dict[str, Any] | None = None,
+        curriculum: str | dict[str, Any] | None = None,
+        augment: str | dict[str, Any] | None = None,
+        pretrain: str | dict[str, Any] | None = None,
+        lr_schedule: str | dict[str, Any] | None = None,
         **hyper: Any,
     ) -> None:
+        from kgrec.train.recipe import check_recipe
+
         self.model = _check_name(model)
+        self.recipe = {
+            k: v
+            for k, v in dict(
+                sampler=sampler, curriculum=curriculum, augment=augment, pretrain=pretrain,
+                lr_schedule=lr_schedule,
+            ).items()
+            if v is not None
+        }  # fmt: skip
+        check_recipe(self.recipe)
+        if self.recipe and self.model not in ENCODERS:
+            raise ValueError(
+                f"training techniques {sorted(self.recipe)} apply to graph encoders, not to the "
+                f"{self.model!r} baseline"
+            )
         self.fit_options = {
             k: v
             for k, v in dict(
@@ -130,6 +159,7 @@ class Recommender:
             "metric": self.metric,
             "seed": self.seed,
             "ks": list(self.ks),
+            **self.recipe,
             **self.hyper,
         }
 
@@ -173,12 +203,23 @@ class Recommender:
         self._graph = build_graph(train)
         self._model = cls.from_data(self._graph, **self.hyper)
         options = {**getattr(cls, "fit_defaults", {}), **self.fit_options}
+        if self.recipe:
+            from kgrec.train.recipe import build_training
+
+            extra = build_training(
+                self.recipe, encoder=self._model, train=train, valid=valid, seed=self.seed,
+                run_dir=self.run_dir, progress=self.progress,
+            )  # fmt: skip
+            extra.pop("pretrained")
+            if extra["sampler"] is None:
+                del extra["sampler"]
+            options.update(extra)
         self.history_ = fit(
             self._model,
             self._graph,
             train,
             valid=valid,
-            evaluator=FullRankingEvaluator(ks=self.ks, seed=self.seed),
+            evaluator=FullRankingEvaluator(ks=self.ks, seed=self.seed) if valid is not None else None,
             metric=self.metric,
             seed=self.seed,
             run_dir=self.run_dir,
@@ -325,6 +366,10 @@ class Recommender:
         from kgrec.graph import build_graph
 
         folder = Path(path)
+        if (folder / "fusion.json").is_file():  # a FusedRecommender's folder
+            from kgrec.fusion import FusedRecommender
+
+            return FusedRecommender.load(folder)  # type: ignore[return-value]
         meta_path = folder / "recommender.json"
         if not meta_path.is_file():
             raise FileNotFoundError(f"{folder} holds no saved recommender (no recommender.json)")
