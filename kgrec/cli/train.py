@@ -29,6 +29,12 @@ HYPER_FLAGS: dict[str, tuple[type, str]] = {
     "num_layers": (int, "propagation layers of graph encoders"),
     "l2": (float, "EASE regularisation"),
     "k": (int, "ItemKNN neighbours"),
+    # training techniques (kgrec.train.recipe); their options come through --config tables
+    "sampler": (str, "negative sampler: uniform, popularity, dns, mixed"),
+    "curriculum": (str, "hardness curriculum of the sampler: linear, step, self_paced"),
+    "augment": (str, "contrastive auxiliary loss: sgl, simgcl"),
+    "pretrain": (str, "pretrain then fine-tune: mf, transe, transr (history in RUN_DIR/train/pretrain)"),
+    "lr_schedule": (str, "learning-rate decay after warm-up: constant, cosine, linear, exponential, step"),
 }
 
 

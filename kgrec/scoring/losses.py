@@ -1,14 +1,20 @@
-"""Training losses: BPR and the L2 penalty on the batch's ego embeddings."""
+"""Training losses: BPR, the L2 penalty on the batch's ego embeddings, and the
+:class:`LossTerm` interface for extra terms any encoder can switch on (contrastive views, ...)."""
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["bpr_loss", "l2_reg"]
+if TYPE_CHECKING:
+    from kgrec.models.base import Batch, Encoder
+
+__all__ = ["LossTerm", "bpr_loss", "l2_reg"]
 
 
 def bpr_loss(pos: Tensor, neg: Tensor) -> Tensor:
@@ -44,3 +50,48 @@ def l2_reg(tensors: Iterable[Tensor], batch_size: int) -> Tensor:
     if total is None:
         return torch.zeros(())
     return total / (2 * batch_size)
+
+
+class LossTerm(abc.ABC):
+    """An extra term of the training loss that the one fit loop adds to every batch.
+
+    ``fit(..., losses=[term])`` calls ``term.on_epoch_start(epoch, graph=..., generator=...)``
+    before each epoch (e.g. to draw augmented graph views) and, for every batch,
+
+        ``term(encoder=..., graph=..., batch=..., user_emb=..., item_emb=..., generator=...)``
+
+    with the batch's forward ``(user_emb [U, d], item_emb [I, d]) = encoder(graph)``; the
+    returned scalar (already weighted) is added to the loss and its epoch mean is logged in the
+    history column :attr:`name`. Every random number must come from ``generator`` (the loop's
+    seeded one), and anything that must survive a resume goes in :meth:`state_dict`, so runs
+    stay reproducible and resume exactly. A term is a component, not a model: it works through
+    the encoder contract only (``encoder(graph)``), so any encoder can use it.
+    """
+
+    #: the history column of this term
+    name: str = "term"
+
+    def on_epoch_start(self, epoch: int, *, graph: Any, generator: torch.Generator) -> None:
+        """Called before epoch ``epoch`` (0-based); default: nothing."""
+        return None
+
+    @abc.abstractmethod
+    def __call__(
+        self,
+        *,
+        encoder: Encoder,
+        graph: Any,
+        batch: Batch,
+        user_emb: Tensor,
+        item_emb: Tensor,
+        generator: torch.Generator,
+    ) -> Tensor:
+        """The weighted scalar loss of ``batch``."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint must keep for an identical resumed run (tensors, plain types)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        return None

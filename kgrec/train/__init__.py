@@ -1,4 +1,4 @@
-"""Training: the one fit loop and its callbacks."""
+"""Training: the one fit loop, its callbacks and schedules."""
 
 from kgrec.train.callbacks import (
     Callback,
@@ -9,12 +9,26 @@ from kgrec.train.callbacks import (
     save_checkpoint,
 )
 from kgrec.train.loop import TrainState, fit, make_score_fn
+from kgrec.train.schedules import (
+    LinearSchedule,
+    LRSchedule,
+    ProgressiveUnfreezing,
+    Schedule,
+    SelfPacedSchedule,
+    StepSchedule,
+)
 
 __all__ = [
     "CSVLogger",
     "Callback",
     "Checkpoint",
     "EarlyStopping",
+    "LRSchedule",
+    "LinearSchedule",
+    "ProgressiveUnfreezing",
+    "Schedule",
+    "SelfPacedSchedule",
+    "StepSchedule",
     "TrainState",
     "fit",
     "load_checkpoint",

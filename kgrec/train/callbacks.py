@@ -38,6 +38,15 @@ class Callback:
     def on_fit_start(self, state: TrainState) -> None:
         """After the state is built (and restored from a checkpoint), before the first epoch."""
 
+    def on_epoch_start(self, state: TrainState) -> None:
+        """Before each epoch; the epoch about to run is ``state.epoch + 1``.
+
+        The hook of schedules (curricula, learning rate, unfreezing): what it sets must be a
+        function of the epoch and of the callback's own ``state_dict``, so resumed runs match.
+        Entries put in ``state.epoch_info`` (e.g. the value a schedule set) join the epoch's
+        history record.
+        """
+
     def on_epoch_end(self, state: TrainState) -> None:
         """After each epoch; ``state.history[-1]`` is that epoch's record."""
 

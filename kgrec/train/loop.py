@@ -1,5 +1,6 @@
-"""The one fit loop, shared by every encoder: BPR + L2 (+ the encoder's auxiliary loss), Adam,
-per-epoch full-ranking validation, early stopping, checkpoints and exact resume."""
+"""The one fit loop, shared by every encoder: BPR + L2 (+ the encoder's auxiliary loss, + any
+extra loss terms such as contrastive views), Adam, per-epoch full-ranking validation, early
+stopping, schedules through callbacks, checkpoints and exact resume."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from torch import Tensor
 from kgrec.data.dataset import RecDataset
 from kgrec.models.base import Batch, Encoder
 from kgrec.scoring.head import MFHead
-from kgrec.scoring.losses import bpr_loss, l2_reg
+from kgrec.scoring.losses import LossTerm, bpr_loss, l2_reg
 from kgrec.scoring.samplers import NegativeSampler, UniformSampler
 from kgrec.train.callbacks import Callback, Checkpoint, CSVLogger, EarlyStopping, load_checkpoint
 
@@ -32,7 +33,7 @@ CHECKPOINT_FORMAT = 1
 # Config entries a resumed run must share with the checkpoint (``epochs`` may grow).
 _RESUME_KEYS = (
     "encoder", "num_users", "num_items", "num_pairs", "batch_size", "lr", "reg_weight",
-    "patience", "metric", "seed", "sampler", "validate",
+    "patience", "metric", "seed", "sampler", "validate", "losses",
 )  # fmt: skip
 
 
@@ -45,6 +46,9 @@ class TrainState:
         history: one record per epoch: ``epoch``, ``loss``, ``bpr``, ``reg``, ``aux``,
             ``seconds`` and, when validating, ``eval_seconds`` and ``valid_<metric>`` per metric.
         stop: set by early stopping or any callback to end training after this epoch.
+        losses: the extra :class:`~kgrec.scoring.LossTerm` s (each adds a history column).
+        epoch_info: filled by callbacks' ``on_epoch_start`` (e.g. a schedule's value), merged
+            into the epoch's record; cleared before each epoch.
     """
 
     encoder: Encoder
@@ -59,6 +63,8 @@ class TrainState:
     history: list[dict[str, float]] = field(default_factory=list)
     stop: bool = False
     stop_reason: str | None = None
+    losses: list[LossTerm] = field(default_factory=list)
+    epoch_info: dict[str, float] = field(default_factory=dict)
 
     def history_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.history)
@@ -75,14 +81,11 @@ class TrainState:
         return frame
 
     def _callback_keys(self) -> list[str]:
-        seen: dict[str, int] = {}
-        keys = []
-        for cb in self.callbacks:
-            name = type(cb).__qualname__
-            n = seen.get(name, 0)
-            seen[name] = n + 1
-            keys.append(name if n == 0 else f"{name}#{n}")
-        return keys
+        return _unique_names(type(cb).__qualname__ for cb in self.callbacks)
+
+    def loss_names(self) -> list[str]:
+        """History column of each extra loss term (its ``name``, ``#n`` added to repeats)."""
+        return _unique_names(str(getattr(t, "name", type(t).__name__)) for t in self.losses)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +104,9 @@ class TrainState:
             "callbacks": {
                 k: cb.state_dict()
                 for k, cb in zip(self._callback_keys(), self.callbacks, strict=True)
+            },
+            "losses": {
+                k: t.state_dict() for k, t in zip(self.loss_names(), self.losses, strict=True)
             },
         }
 
@@ -136,6 +142,20 @@ class TrainState:
         for key, cb in zip(self._callback_keys(), self.callbacks, strict=True):
             if key in states:
                 cb.load_state_dict(states[key])
+        term_states = ckpt.get("losses", {})
+        for key, term in zip(self.loss_names(), self.losses, strict=True):
+            if key in term_states:
+                term.load_state_dict(term_states[key])
+
+
+def _unique_names(names: Any) -> list[str]:
+    seen: dict[str, int] = {}
+    keys = []
+    for name in names:
+        n = seen.get(name, 0)
+        seen[name] = n + 1
+        keys.append(name if n == 0 else f"{name}#{n}")
+    return keys
 
 
 def make_score_fn(
@@ -215,6 +235,7 @@ def fit(
     resume: bool = True,
     progress: bool | None = None,
     callbacks: Sequence[Callback] = (),
+    losses: Sequence[LossTerm] = (),
 ) -> pd.DataFrame:
     """Train ``encoder`` on ``train``'s pairs with BPR; the same loop for every encoder.
 
@@ -224,7 +245,7 @@ def fit(
     ``encoder(graph)`` and takes an Adam step on
 
         ``L = BPR(s(u, i+), s(u, i-)) + reg_weight * l2_reg(encoder.reg_params(batch), B)
-        + encoder.aux_loss(graph, batch)``
+        + encoder.aux_loss(graph, batch) + Σ_t losses[t](...)``
 
     with ``s(u, i) = <user_emb[u], item_emb[i]>`` (:class:`~kgrec.scoring.MFHead`). With
     ``valid``, after each epoch ``evaluator.evaluate(score_fn, target=valid, exclude=[train])``
@@ -244,13 +265,20 @@ def fit(
         epochs: maximum epochs (default 300); batch_size 2048; lr 1e-3 (Adam); reg_weight 1e-4.
         patience: epochs without improvement before stopping (default 10; None: never stop).
         sampler: a :class:`~kgrec.scoring.NegativeSampler`; its ``on_epoch_start`` is called.
+            A sampler with ``needs_scores = True`` (hard negatives) is given
+            ``score_pairs(users, items)``: detached scores from the batch's forward, which then
+            runs before sampling.
         seed: default 2026.
         run_dir: when given, ``history.csv`` and ``checkpoint.pt`` (written atomically after
             every epoch) go there; with ``resume=True`` an existing checkpoint of the same
             configuration is continued exactly (``epochs`` may differ; a checkpoint of another
             configuration raises ``ValueError``).
         progress: tqdm bar over epochs; None (default) shows it only on a TTY.
-        callbacks: extra :class:`~kgrec.train.Callback` objects, called after the built-in ones.
+        callbacks: extra :class:`~kgrec.train.Callback` objects, called after the built-in ones
+            (``on_epoch_start`` before each epoch: schedules, see :mod:`kgrec.train.schedules`).
+        losses: extra :class:`~kgrec.scoring.LossTerm` s added to every batch's loss (e.g.
+            :class:`~kgrec.scoring.SGLLoss`); each gets a history column named after it, and
+            its state goes into checkpoints.
 
     Returns:
         The history, one row per epoch (see :class:`TrainState`); ``.attrs`` holds
@@ -308,6 +336,12 @@ def fit(
         "sampler": type(sampler).__qualname__,
         "validate": valid is not None,
     }
+    losses = list(losses)
+    for term in losses:
+        if not isinstance(term, LossTerm):
+            raise TypeError(f"expected kgrec.scoring.LossTerm objects in losses (got {type(term).__name__})")
+    if losses:  # absent otherwise, so checkpoints written before this option still resume
+        config["losses"] = [type(t).__qualname__ for t in losses]
     generator = torch.Generator().manual_seed(int(seed))
     optimizer = _adam(encoder, lr)
     state = TrainState(
@@ -319,6 +353,7 @@ def fit(
         config=config,
         callbacks=all_callbacks,
         early_stopping=early,
+        losses=losses,
     )
 
     with torch.random.fork_rng(devices=_cuda_devices(encoder)):
@@ -345,6 +380,9 @@ def fit(
         try:
             while not state.stop and state.epoch + 1 < epochs:
                 epoch = state.epoch + 1
+                state.epoch_info = {}
+                for cb in all_callbacks:
+                    cb.on_epoch_start(state)
                 record = _train_epoch(
                     state,
                     epoch,
@@ -406,20 +444,31 @@ def _train_epoch(
     encoder, graph, optimizer, sampler, gen = (
         state.encoder, state.graph, state.optimizer, state.sampler, state.generator
     )  # fmt: skip
+    terms = state.losses
     sampler.on_epoch_start(epoch)
+    for term in terms:
+        term.on_epoch_start(epoch, graph=graph, generator=gen)
+    needs_scores = bool(getattr(sampler, "needs_scores", False))
     encoder.train()
     t0 = time.perf_counter()
     perm = torch.randperm(len(pairs_user), generator=gen)
-    sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, bpr, reg, aux
+    sums = torch.zeros(4 + len(terms), dtype=torch.float64, device=device)  # loss, bpr, reg, aux, terms
     zero = torch.zeros((), device=device)
     num_batches = 0
     for start in range(0, len(perm), batch_size):
         idx = perm[start : start + batch_size]
         users = pairs_user[idx]
         pos = pairs_item[idx]
-        neg = sampler.sample(users, num_items, gen)
+        if needs_scores:
+            # hard-negative samplers score candidates with the batch's own forward (detached)
+            user_emb, item_emb = encoder(graph)
+            neg = sampler.sample(
+                users, num_items, gen, score_pairs=_pair_scorer(head, user_emb, item_emb, device)
+            )
+        else:
+            neg = sampler.sample(users, num_items, gen)
+            user_emb, item_emb = encoder(graph)
         batch = Batch(users.to(device), pos.to(device), neg.to(device))
-        user_emb, item_emb = encoder(graph)
         # Score positives and negatives with one gather per table (cheaper backward).
         cand = torch.cat([batch.pos_items.view(-1, 1), batch.neg_items.view(len(users), -1)], 1)
         scores = head.pair_scores(user_emb, item_emb, batch.users, cand)  # [B, 1 + n]
@@ -429,11 +478,21 @@ def _train_epoch(
         loss = bpr + reg_weight * reg
         if aux is not None:
             loss = loss + aux
+        extra = []
+        for term in terms:
+            value = term(
+                encoder=encoder, graph=graph, batch=batch, user_emb=user_emb,
+                item_emb=item_emb, generator=gen,
+            )  # fmt: skip
+            extra.append(value)
+            loss = loss + value
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if loss.requires_grad:  # False only while every trained table is frozen
+            loss.backward()
+            optimizer.step()
         with torch.no_grad():
-            sums += torch.stack([loss, bpr, reg, aux if aux is not None else zero]).double()
+            parts = [loss, bpr, reg, aux if aux is not None else zero, *extra]
+            sums += torch.stack([p.detach().to(device).reshape(()) for p in parts]).double()
         num_batches += 1
     means = (sums / max(num_batches, 1)).tolist()
     if not math.isfinite(means[0]):
@@ -441,14 +500,31 @@ def _train_epoch(
             f"the training loss became {means[0]} in epoch {epoch}; lower lr (got "
             f"{optimizer.param_groups[0]['lr']}) or check the encoder's inputs"
         )
-    return {
+    record: dict[str, float] = {
         "epoch": epoch,
         "loss": means[0],
         "bpr": means[1],
         "reg": means[2],
         "aux": means[3],
-        "seconds": time.perf_counter() - t0,
     }
+    record.update(zip(state.loss_names(), means[4:], strict=True))
+    record.update(state.epoch_info)
+    record["seconds"] = time.perf_counter() - t0
+    return record
+
+
+def _pair_scorer(
+    head: MFHead, user_emb: Tensor, item_emb: Tensor, device: torch.device
+) -> Callable[[Tensor, Tensor], Tensor]:
+    """``score_pairs(users [B], items [B, M]) -> [B, M]`` on detached embeddings (no grad)."""
+    u_det, i_det = user_emb.detach(), item_emb.detach()
+
+    def score_pairs(users: Tensor, items: Tensor) -> Tensor:
+        with torch.no_grad():
+            out = head.pair_scores(u_det, i_det, users.to(device), items.to(device))
+        return out.to(items.device)
+
+    return score_pairs
 
 
 def _log_epoch(state: TrainState, epochs: int, metric: str) -> None:
