@@ -56,6 +56,9 @@ class LightGCN(ColdStartMixin, Encoder):
     Shapes: ``forward(graph) -> ([num_users, d], [num_items, d])``.
     """
 
+    #: fit-loop defaults, selected on valid NDCG@20 of the shared ml-100k-kg split (test 0.330 vs RecBole 0.315)
+    fit_defaults: dict[str, Any] = {"lr": 1e-2, "reg_weight": 1e-3}
+
     def __init__(
         self,
         num_users: int,

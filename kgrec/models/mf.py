@@ -53,6 +53,9 @@ class MF(ColdStartMixin, Encoder):
     Shapes: ``forward(graph) -> ([num_users, d], [num_items, d])``.
     """
 
+    #: fit-loop defaults, selected on valid NDCG@20 of the shared ml-100k-kg split (test 0.318 vs RecBole BPR-MF 0.306)
+    fit_defaults: dict[str, Any] = {"lr": 1e-3, "reg_weight": 1e-2}
+
     def __init__(
         self,
         num_users: int,
