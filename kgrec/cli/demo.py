@@ -25,7 +25,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="generate the synthetic KG dataset, split it, train and compare models")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS))
-    p.add_argument("--epochs", type=int, default=None, help="cap on training epochs of graph encoders")
+    p.add_argument("--epochs", type=int, default=100, help="cap on training epochs of graph encoders (keeps the demo short)")
     p.add_argument("--out", type=Path, default=None, help="folder for the split and the comparison (optional)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_demo)
