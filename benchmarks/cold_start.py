@@ -305,6 +305,10 @@ def _pair(v: Any) -> str:
     return f"{v[0]:.4f} / {v[1]:.4f}" if isinstance(v, tuple) else "-"
 
 
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b > 0 else ("inf (peer 0)" if a > 0 else "- (both 0)")
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     ok = [r for r in rows if "error" not in r]
     ref = {key: next((r for r in ok if r["model"].startswith(prefix)), None)
@@ -338,10 +342,10 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         for key, peer in ref.items():
             if peer is None:
                 continue
-            co = r["cold_only"][0] / max(peer["cold_only"][0], 1e-12)
-            ca = r["cold_all"][0] / max(peer["cold_all"][0], 1e-12)
-            cb = r.get("cold_all_boosted", r["cold_all"])[0] / max(peer["cold_all"][0], 1e-12)
-            parts.append(f"vs {key}: cold_only {co:.2f}x, cold_all {ca:.2f}x / boosted {cb:.2f}x")
+            co = _ratio(r["cold_only"][0], peer["cold_only"][0])
+            ca = _ratio(r["cold_all"][0], peer["cold_all"][0])
+            cb = _ratio(r.get("cold_all_boosted", r["cold_all"])[0], peer["cold_all"][0])
+            parts.append(f"vs {key}: cold_only {co}, cold_all {ca} / boosted {cb}")
         print(f"  {r['model']:<22} " + "; ".join(parts))
     print(f"published on this split (BENCHMARKS.md, cold_all / cold_only R@20): {PUBLISHED}")
 

@@ -197,3 +197,17 @@ def test_recommender_trains_kgat(world) -> None:
     assert len(rec.history_) == 2
     top = rec.recommend(["u00"], k=3)
     assert len(top) == 3
+
+
+def test_save_and_load_give_the_same_scores(world, tmp_path) -> None:
+    from kgrec.recommender import Recommender
+
+    full = world[0]()
+    valid_rows = full.interactions.groupby("user").head(1).index.to_numpy()
+    train_rows = full.interactions.index.difference(valid_rows).to_numpy()
+    rec = Recommender("kgat", epochs=2, batch_size=32, progress=False, kg_weight=1.0)
+    rec.fit(full.subset(train_rows), valid=full.subset(valid_rows))
+    users = torch.arange(4)
+    before = rec.score_users(users)
+    again = Recommender.load(rec.save(tmp_path / "kgat"))
+    torch.testing.assert_close(again.score_users(users), before)

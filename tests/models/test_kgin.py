@@ -39,7 +39,9 @@ def set_weights(enc: KGIN, seed: int = 0) -> None:
         enc.intent_logits.copy_(torch.randn(enc.intent_logits.shape, generator=gen, dtype=torch.float64))
 
 
-def loop_reference(enc: KGIN, graph, *, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
+def loop_reference(
+    enc: KGIN, graph, *, normalize: bool, residual: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """KGIN's equations with plain Python loops over users, items and triples."""
     users = enc.user_embedding.weight.detach().numpy()
     nodes = enc.node_embedding.weight.detach().numpy()
@@ -70,7 +72,7 @@ def loop_reference(enc: KGIN, graph, *, normalize: bool) -> tuple[np.ndarray, np
             mean = np.mean([x_cur[item_node[i]] for i in its], axis=0)
             s = intents @ u_cur[u]
             beta = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
-            u_new[u] = (beta @ intents) * mean
+            u_new[u] = (beta @ intents + (1.0 if residual else 0.0)) * mean
         x_new = np.zeros_like(nodes)
         for h in range(nodes.shape[0]):
             msgs = [rel[r] * x_cur[t] for (hh, t, r) in triples if hh == h]
@@ -125,16 +127,18 @@ def test_first_layer_by_hand(tiny_graph):
         torch.testing.assert_close(users[user[u]], e_u[user[u]] + (beta @ intents) * mean)
 
 
-@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("normalize, residual", [(False, False), (True, False), (True, True)])
 @pytest.mark.parametrize("num_layers", [0, 1, 2, 3])
-def test_forward_matches_loop_reference(tiny_graph, num_layers, normalize):
+def test_forward_matches_loop_reference(tiny_graph, num_layers, normalize, residual):
     _, graph = tiny_graph
-    enc = make(graph, num_layers=num_layers, normalize=normalize, num_intents=3)
+    enc = make(
+        graph, num_layers=num_layers, normalize=normalize, intent_residual=residual, num_intents=3
+    )
     set_weights(enc, seed=num_layers)
     enc.eval()
     with torch.no_grad():
         users, items = enc(graph)
-    ref_users, ref_items = loop_reference(enc, graph, normalize=normalize)
+    ref_users, ref_items = loop_reference(enc, graph, normalize=normalize, residual=residual)
     np.testing.assert_allclose(users.detach().numpy(), ref_users, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(items.detach().numpy(), ref_items, rtol=1e-10, atol=1e-12)
 
