@@ -187,9 +187,12 @@ def run_peer(python: str, model: str, *, epochs: int, threads: int) -> dict[str,
     load = os.getloadavg()[0]
     cmd = [python, "-m", "benchmarks.peers.recbole_runner", "--model", model, "--epochs", str(epochs),
            "--threads", str(threads)]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(
         cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         print(
@@ -198,6 +201,7 @@ def run_peer(python: str, model: str, *, epochs: int, threads: int) -> dict[str,
         return None
     out = json.loads(lines[-1])
     out["load_average"] = load
+    out["process_cpu_s"] = cpu  # the whole run: imports, dataset, epochs, evaluations
     return out
 
 
@@ -291,7 +295,8 @@ def main(argv: list[str] | None = None) -> None:
         if peer is not None:
             line += (
                 f"\n       RecBole {PEER_MODELS[base]} timed just before (load {peer['load_average']:.1f}): "
-                f"{peer['sec_per_epoch']:.2f} s/epoch over {peer['epochs']} epochs"
+                f"{peer['sec_per_epoch']:.2f} s/epoch over {peer['epochs']} epochs (its whole run: "
+                f"{peer['process_cpu_s']:.0f} CPU-s incl. start-up, data and evaluations)"
             )
             for key in ("timing", "timing_b2048"):
                 if key in row:
