@@ -31,7 +31,6 @@ import importlib.util
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -145,7 +144,7 @@ def _last_json(stdout: str) -> dict | None:
 def _run(cmd: list[str]) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
     print(f"$ {' '.join(cmd)}    [loadavg {os.getloadavg()[0]:.2f}]", file=sys.stderr, flush=True)
-    proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     out = _last_json(proc.stdout)
     if proc.returncode != 0 or out is None:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
@@ -177,10 +176,10 @@ def _ratio(a, b):
 def _table(title: str, header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print(f"\n{title}")
-    print("| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths)) + " |")
+    print("| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=False)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
-        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + " |")
 
 
 def main() -> None:

@@ -139,12 +139,12 @@ def _epochs(r: dict) -> str | None:
 
 def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = "| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths)) + " |"
+    line = "| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=False)) + " |"
     print(f"\n{title}")
     print(line)
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
-        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + " |")
 
 
 def model_table(model: str, k: dict, p: dict | None, peer_note: str | None) -> None:

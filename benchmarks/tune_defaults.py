@@ -42,7 +42,7 @@ def main() -> None:
         axes.append((key, [v for v in values.split(",") if v]))
     results = []
     for combo in itertools.product(*[vals for _, vals in axes]) if axes else [()]:
-        setting = dict(zip([k for k, _ in axes], combo))
+        setting = dict(zip([k for k, _ in axes], combo, strict=False))
         cmd = [sys.executable, "-m", "benchmarks.peers.kgrec_runner", "--model", args.model,
                "--threads", str(args.threads)]  # fmt: skip
         if "epochs" not in setting:

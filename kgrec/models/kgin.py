@@ -43,14 +43,14 @@ def independence_loss(
 ) -> Tensor:
     """Independence of intent embeddings ``e_p`` (rows of ``intents``, ``[P, d]``): a scalar.
 
-    - ``"distance"`` (KGIN eq. 7): ``Σ_{p ≠ p'} dCor(e_p, e_p')``, the distance correlation of two
+    - ``"distance"`` (KGIN §3.1.2): ``Σ_{p ≠ p'} dCor(e_p, e_p')``, the distance correlation of two
       intents, each read as ``d`` scalar samples (one per dimension):
       ``dCor(x, y) = dCov(x, y) / sqrt(dVar(x) dVar(y))`` with the V-statistic
       ``dCov²(x, y) = mean_jk A_jk B_jk`` of the double-centred distance matrices
       ``a_jk = |x_j - x_k|``. It is 0 when the empirical joint distribution of ``(x_j, y_j)``
       factorises (e.g. ``x = (0, 0, 1, 1)``, ``y = (0, 1, 0, 1)``) and ``P (P - 1)`` for identical
       intents. ``sqrt(dCor² + eps) - sqrt(eps)`` keeps the root differentiable at 0.
-    - ``"mi"`` (KGIN eq. 6, a contrastive bound on mutual information):
+    - ``"mi"`` (KGIN §3.1.2, a contrastive bound on mutual information):
       ``Σ_p -log [exp(s(e_p, e_p) / τ) / Σ_{p'} exp(s(e_p, e_p') / τ)]`` with the cosine ``s``
       and the temperature ``τ = temperature`` (default 0.2). Minimal for orthogonal intents
       (``P log(1 + (P - 1) e^{-1/τ})``, not 0), ``P log P`` for identical ones.
@@ -445,51 +445,64 @@ def _forget(key: int, st: _KGINGraph) -> None:
 class KGIN(Encoder):
     """Intent-aware relational path aggregation over the KG (Wang et al., WWW 2021).
 
-    **Intents** (eq. 1-2): ``P`` intents, each an attentive combination of the ``R`` KG relation
+    **Intents** (§3.1): ``P`` intents, each an attentive combination of the ``R`` KG relation
     embeddings ``e_r`` (forward and reverse relations, as ``build_graph`` makes them):
     ``e_p = Σ_r α(r, p) e_r`` with ``α(·, p) = softmax_r(w_rp)`` (``w``: [P, R], learned).
 
-    **Aggregation** (eq. 8-12), ``l = 0..L-1``, all entities at once:
+    **Aggregation** (§3.2), ``l = 0..L-1``, all entities at once:
 
     - entities (items are their aligned entity):
       ``e_h^(l+1) = 1/|N_h| Σ_{(h, r, t) ∈ N_h} e_r ⊙ e_t^(l)``;
     - users: ``e_u^(l+1) = (Σ_p β(u, p) e_p) ⊙ 1/|N_u| Σ_{i ∈ N_u} e_i^(l)`` with
-      ``β(u, ·) = softmax_p(e_pᵀ e_u^(l))`` (eq. 9 at the first layer, the user's current
+      ``β(u, ·) = softmax_p(e_pᵀ e_u^(l))`` (the paper's form at the first layer, the user's current
       representation at later ones).
 
     With ``normalize`` (default) each layer's output is L2-normalised per row (as in the
     authors' released code; without it the element-wise products shrink every layer by the
     embeddings' scale and the higher layers vanish). Outputs sum the layers:
-    ``e_u* = Σ_{l=0..L} e_u^(l)``, ``e_i* = Σ_l e_i^(l)`` (eq. 13); the score is ``e_u*ᵀ e_i*``.
+    ``e_u* = Σ_{l=0..L} e_u^(l)``, ``e_i* = Σ_l e_i^(l)`` (§3.3); the score is ``e_u*ᵀ e_i*``.
     Items without an entity have an ego embedding of their own and no KG neighbours (their
     layers ``l > 0`` are 0). The last layer is computed for item rows only.
 
-    **Independence** (:func:`independence_loss`, eq. 6-7) of the intents, times
+    **Independence** (:func:`independence_loss`, §3.1.2) of the intents, times
     ``independence_weight``, is :meth:`aux_loss`. :meth:`reg_params` are the batch's ego
     embeddings (users and items), for the fit loop's L2 term.
 
-    Everything runs as sparse CSR products over the distinct (head, relation) pairs of the KG
-    (:class:`_RelationalAggregation`) and a mean-normalised user-item matrix, built once per
-    graph; the graph is an argument of :meth:`forward`, never stored.
+    Everything runs as sparse CSR products (:class:`_RelationalAggregation`: KG triples grouped
+    per relation by head or by tail, whichever is fewer; a mean-normalised user-item matrix),
+    built once per graph; the graph is an argument of :meth:`forward`, never stored.
+
+    **Defaults.** ``d = 64``, ``P = 4`` intents, distance correlation, message dropout 0.1 and
+    edge ("node") dropout 0.5 as in the paper / its code; ``L = 2`` layers where the paper's
+    default is 3 (KGIN-3): on ml-100k-kg's validation part 2 layers scored NDCG@20 0.2647, 1
+    layer 0.2642, 3 layers 0.2562 (lr 1e-3). Fit defaults: Adam lr 1e-3 (5e-3 over-fitted within
+    ten epochs), L2 ``reg_weight`` 1e-4 on the batch's ego rows, patience 10.
+
+    **Deviations from the paper.** Layer outputs are L2-normalised (``normalize``, from the
+    authors' code); ``β`` at layer ``l > 0`` uses the user's current representation; the L2 term
+    covers the batch's ego rows (users and items), not every parameter; with ``intent_residual``
+    the users' aggregation follows the authors' code rather than the paper's user aggregation. Relation embeddings
+    have ``d`` dimensions and act element-wise, as in the paper.
 
     Args:
         num_users, num_items: table sizes; num_nodes: ``E + I_unaligned`` rows of the entity
             table; num_relations: ``R`` (``graph.num_kg_relations``); item_node: ``[I]`` each
             item's node. :meth:`from_data` reads all of them from the graph.
         embedding_dim: ``d``, default 64.
-        num_layers: ``L``, default 3 (the paper's KGIN-3).
+        num_layers: ``L``, default 2 (see Defaults; the paper's KGIN-3 is ``num_layers=3``).
         num_intents: ``P``, default 4 (the paper's default).
         independence: ``"distance"`` (distance correlation, default), ``"mi"`` or ``"cosine"``.
         independence_weight: weight of the independence loss (the paper's ``λ1``), default 1e-4.
         temperature: ``τ`` of the ``"mi"`` option, default 0.2.
         message_dropout: dropout on each layer's output while training, default 0.1.
-        edge_dropout: fraction of KG triples and interactions dropped per forward while training
-            (the remaining neighbours are re-averaged; the paper's code calls it node dropout),
-            default 0.0.
+        edge_dropout: fraction of KG triples and of interactions dropped per forward while
+            training (the kept neighbours are re-averaged; the authors' code calls it node
+            dropout), default 0.5.
         normalize: L2-normalise each layer's output, default True.
         intent_residual: users aggregate ``(1 + Σ_p β(u, p) e_p) ⊙ mean_i e_i`` instead, i.e.
             the plain mean of their items plus its intent-modulated version (as the authors'
-            released code does; not in the paper's equations), default False.
+            released code does; not in the paper's equations), default False (valid NDCG@20
+            0.2584 against 0.2647 without).
         init_std: None for Xavier-normal ego embeddings, else N(0, init_std²); default 0.1.
 
     Shapes: ``forward(graph) -> ([num_users, d], [num_items, d])``.
@@ -507,13 +520,13 @@ class KGIN(Encoder):
         item_node: Tensor,
         *,
         embedding_dim: int = 64,
-        num_layers: int = 3,
+        num_layers: int = 2,
         num_intents: int = 4,
         independence: Independence = "distance",
         independence_weight: float = 1e-4,
         temperature: float = 0.2,
         message_dropout: float = 0.1,
-        edge_dropout: float = 0.0,
+        edge_dropout: float = 0.5,
         normalize: bool = True,
         intent_residual: bool = False,
         init_std: float | None = 0.1,
@@ -585,7 +598,7 @@ class KGIN(Encoder):
 
     # ------------------------------------------------------------------ pieces
     def intents(self) -> Tensor:
-        """``[P, d]`` intent embeddings ``e_p = Σ_r softmax_r(w_rp) e_r`` (eq. 1-2)."""
+        """``[P, d]`` intent embeddings ``e_p = Σ_r softmax_r(w_rp) e_r`` (§3.1)."""
         return torch.softmax(self.intent_logits, dim=1) @ self.relation_embedding.weight
 
     def _check(self, graph: Any) -> _KGINGraph:
