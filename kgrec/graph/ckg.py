@@ -32,6 +32,7 @@ import weakref
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -199,67 +200,78 @@ def _require(graph: Any) -> None:
         )
 
 
+def _stable_order(keys: np.ndarray) -> np.ndarray:
+    """``argsort(keys, kind="stable")``, a radix sort when the keys fit 16 bits.
+
+    Relation ids are small: a counting sort is O(n) and single-threaded (building is
+    memory-bound; torch's threaded sort stalls when another process holds the other cores).
+    """
+    if keys.size and 0 <= int(keys.min()) and int(keys.max()) < 2**15:
+        keys = keys.astype(np.int16)
+    return np.argsort(keys, kind="stable")
+
+
 def _build(graph: Any) -> tuple[CollaborativeKG, tuple[Tensor, ...]]:
     _require(graph)
     sources = _sources(graph)
-    ui, entity_index, kg_index, kg_type, ua_index, ua_type = sources
+    device = sources[0].device
+    ui, entity_index, kg_index, kg_type, ua_index, ua_type = (
+        t.detach().cpu().numpy().astype(np.int64, copy=False) for t in sources
+    )
     num_users = int(graph["user"].num_nodes)
     num_items = int(graph["item"].num_nodes)
     num_entities = int(graph["entity"].num_nodes)
     num_kg_rel = int(getattr(graph, "num_kg_relations", 0) or 0)
-    if kg_type.numel():
+    if kg_type.size:
         num_kg_rel = max(num_kg_rel, int(kg_type.max()) + 1)
-    device = ui.device
-    if entity_index.numel() != num_items:
+    if entity_index.size != num_items:
         raise ValueError(
-            f"expected item.entity_index of length {num_items} (got {entity_index.numel()})"
+            f"expected item.entity_index of length {num_items} (got {entity_index.size})"
         )
-    if entity_index.numel() and int(entity_index.max()) >= num_entities:
+    if entity_index.size and int(entity_index.max()) >= num_entities:
         raise ValueError(
             f"expected item.entity_index < {num_entities} entities (got {int(entity_index.max())})"
         )
 
     # ---- node ids: users, entities, then one node per unaligned item
     aligned = entity_index >= 0
-    unaligned_rank = torch.cumsum(~aligned, 0) - 1
-    item_node = torch.where(
-        aligned, entity_index + num_users, num_users + num_entities + unaligned_rank
-    ).to(torch.long)
+    unaligned_rank = np.cumsum(~aligned) - 1
+    item_node = np.where(aligned, entity_index + num_users, num_users + num_entities + unaligned_rank)
     num_nodes = num_users + num_entities + int((~aligned).sum())
-    user_node = torch.arange(num_users, dtype=torch.long, device=device)
 
     # ---- relation 0 / 1: interactions and their reverse
     u, i = ui[0], item_node[ui[1]]
     heads = [u, i]
     tails = [i, u]
-    types = [
-        torch.full_like(u, REL_INTERACTS),
-        torch.full_like(u, REL_INTERACTED_BY),
-    ]
-    num_interaction_edges = 2 * int(u.numel())
+    types = [np.full(u.size, REL_INTERACTS), np.full(u.size, REL_INTERACTED_BY)]
+    num_interaction_edges = 2 * int(u.size)
 
     # ---- KG relations (forward and reverse, as the graph holds them), shifted by 2
-    order = torch.argsort(kg_type, stable=True)
+    order = _stable_order(kg_type)
     heads.append(kg_index[0, order] + num_users)
     tails.append(kg_index[1, order] + num_users)
     types.append(kg_type[order] + KG_OFFSET)
 
     # ---- user attribute relations, compacted, and their reverse
-    user_rel_ids, ua_local = torch.unique(ua_type, sorted=True, return_inverse=True)
-    num_user_rel = int(user_rel_ids.numel())
+    user_rel_ids, ua_local = np.unique(ua_type, return_inverse=True)
+    ua_local = ua_local.reshape(-1)
+    num_user_rel = int(user_rel_ids.size)
     first_ua = KG_OFFSET + num_kg_rel
-    order = torch.argsort(ua_local, stable=True)
+    order = _stable_order(ua_local)
     ua_u, ua_e, ua_r = ua_index[0, order], ua_index[1, order] + num_users, ua_local[order]
     heads += [ua_u, ua_e]
     tails += [ua_e, ua_u]
     types += [ua_r + first_ua, ua_r + first_ua + num_user_rel]
 
-    edge_index = torch.stack([torch.cat(heads), torch.cat(tails)]).to(torch.long)
-    edge_type = torch.cat(types).to(torch.long)
+    edge_index = np.stack([np.concatenate(heads), np.concatenate(tails)]).astype(np.int64, copy=False)
+    edge_type = np.concatenate(types).astype(np.int64, copy=False)
     num_relations = first_ua + 2 * num_user_rel
-    counts = torch.bincount(edge_type, minlength=num_relations)
-    relation_ptr = torch.zeros(num_relations + 1, dtype=torch.long, device=device)
-    relation_ptr[1:] = torch.cumsum(counts, 0)
+    relation_ptr = np.zeros(num_relations + 1, dtype=np.int64)
+    np.cumsum(np.bincount(edge_type, minlength=num_relations), out=relation_ptr[1:])
+
+    def tensor(a: np.ndarray) -> Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device)
+
     ckg = CollaborativeKG(
         num_users=num_users,
         num_items=num_items,
@@ -267,12 +279,12 @@ def _build(graph: Any) -> tuple[CollaborativeKG, tuple[Tensor, ...]]:
         num_nodes=num_nodes,
         num_relations=num_relations,
         num_kg_relations=num_kg_rel,
-        edge_index=edge_index,
-        edge_type=edge_type,
-        relation_ptr=relation_ptr,
-        user_node=user_node,
-        item_node=item_node,
-        user_relation_ids=user_rel_ids,
+        edge_index=tensor(edge_index),
+        edge_type=tensor(edge_type),
+        relation_ptr=tensor(relation_ptr),
+        user_node=tensor(np.arange(num_users)),
+        item_node=tensor(item_node),
+        user_relation_ids=tensor(user_rel_ids),
         num_interaction_edges=num_interaction_edges,
     )
     return ckg, sources
