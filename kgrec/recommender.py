@@ -16,7 +16,7 @@ import logging
 import platform
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,9 @@ from kgrec.exceptions import NotFittedError
 from kgrec.models import ENCODERS, Encoder, get_encoder
 from kgrec.models.attribute_knn import AttributeKNN
 from kgrec.models.baselines import EASE, ItemKNN, MostPopular, RandomScorer
+
+if TYPE_CHECKING:
+    from kgrec.explain import Explanation
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +134,7 @@ class Recommender:
         self._model: Any = None
         self._graph: Any = None
         self._emb: tuple[Tensor, Tensor] | None = None
+        self._path_weights: Any = None  # the encoder's edge attention, for explain()
 
     # ------------------------------------------------------------------ properties
     @property
@@ -227,6 +231,7 @@ class Recommender:
             **options,
         )
         self._emb = None
+        self._path_weights = None
 
     # ------------------------------------------------------------------ scoring
     def _embeddings(self) -> tuple[Tensor, Tensor]:
@@ -322,6 +327,26 @@ class Recommender:
             candidates=candidates,
             popularity_from=self._train,
         )
+
+    def explain(self, user: Any, item: Any, *, max_paths: int = 5, max_hops: int = 3) -> Explanation:
+        """Why ``item`` for ``user``: knowledge-graph paths from the user's training items to it.
+
+        Paths ``user -interacted-> training item -relation-> entity ... -> item`` of at most
+        ``max_hops`` KG edges after the training item, best ``max_paths`` first, with raw ids
+        and relation names (:func:`kgrec.explain.explain`). Encoders with per-edge attention
+        (KGAT) score a path by the product of the attention along it; every other model
+        (baselines included) by inverse node degree, so specific shared entities rank above
+        hubs. No path gives an empty :class:`~kgrec.explain.Explanation` whose ``message`` says
+        why; unknown raw ids raise :class:`~kgrec.exceptions.UnknownIdError`.
+        """
+        from kgrec.explain import attention_weights, explain
+
+        self._check_fitted()
+        assert self._train is not None
+        if self.is_encoder and self._path_weights is None:
+            self._path_weights = attention_weights(self._model, self._graph, self._train) or False
+        weights = self._path_weights or None
+        return explain(self._train, user, item, max_paths=max_paths, max_hops=max_hops, weights=weights)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

@@ -15,7 +15,7 @@ from kgrec import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kgrec.cli import data, demo, fuse, train
+    from kgrec.cli import data, demo, explain, fuse, train
 
     parser = argparse.ArgumentParser(
         prog="kgrec", description="Graph and knowledge-graph recommendation: convert, split, train, evaluate."
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kgrec {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (data, train, fuse, demo):
+    for module in (data, train, fuse, explain, demo):
         module.add_parsers(sub)
     return parser
 

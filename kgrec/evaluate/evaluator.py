@@ -284,15 +284,7 @@ class FullRankingEvaluator:
         else:
             eu = ec = np.empty(0, dtype=np.int64)
         masked = _UserCSR(eu, ec, n_users)
-        if eu.size:
-            overlap = np.isin(tu * n_cols + tc, eu * n_cols + ec).sum()
-            if overlap:
-                warnings.warn(
-                    f"{int(overlap)} target (user, item) pairs also occur in an excluded part; "
-                    "they are masked and count as misses (is the split leaking?)",
-                    UserWarning,
-                    stacklevel=2,
-                )
+        overlap = 0  # target pairs that are also masked, counted per batch below
         if self.sampled_negatives is not None:
             warnings.warn(
                 f"sampled metrics ({self.sampled_negatives} negatives per user) can rank models "
@@ -339,6 +331,7 @@ class FullRankingEvaluator:
                 m_pos, m_col = masked.gather(users)
                 m_pos_t = torch.from_numpy(m_pos).to(device)
                 m_col_t = torch.from_numpy(m_col).to(device)
+                overlap += int(rel[m_pos_t, m_col_t].sum())
                 scores[m_pos_t, m_col_t] = float("-inf")
                 if self.sampled_negatives is not None:
                     allowed = self._sampled_allowed(rel, m_pos_t, m_col_t, users_d, cand_t)
@@ -364,6 +357,13 @@ class FullRankingEvaluator:
                         )
                     top_items_parts.append(torch.where(ranked, items, -1).cpu().numpy())
 
+        if overlap:
+            warnings.warn(
+                f"{overlap} target (user, item) pairs also occur in an excluded part; "
+                "they are masked and count as misses (is the split leaking?)",
+                UserWarning,
+                stacklevel=2,
+            )
         per_user = pd.DataFrame(
             {name: np.concatenate(vals) for name, vals in columns.items()},
             index=pd.Index(eval_users, name="user"),

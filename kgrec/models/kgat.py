@@ -252,6 +252,14 @@ class KGAT(Encoder):
                 num_nodes=ckg.num_nodes, relation_ptr=ckg.relation_ptr, chunk_size=self.chunk_size,
             )  # fmt: skip
 
+    def edge_attention(self, graph: Any) -> tuple[Tensor, Tensor, Tensor]:
+        """Every CKG edge of ``graph`` with its attention from the current weights, no grad:
+        ``(edge_index [2, E] (head, tail) node ids, edge_type [E] relation ids, π̃ [E])``, node and
+        relation ids as in :mod:`kgrec.graph.ckg`. Leaves the cached fixed attention alone
+        (used by :mod:`kgrec.explain` to score paths)."""
+        ckg = self._ckg(graph)
+        return ckg.edge_index, ckg.edge_type, self.compute_attention(ckg)
+
     def refresh_attention(self, graph: Any) -> Tensor:
         """Recompute the fixed attention for ``graph`` now; returns it ([E], CKG edge order)."""
         ckg = self._ckg(graph)

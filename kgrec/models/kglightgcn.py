@@ -46,12 +46,15 @@ class KGLightGCN(ColdStartMixin, Encoder):
     exactly as a cold item would be and the loss trains the cold path at the scale it is used.
 
     Args:
-        num_users, num_items, num_entities: table sizes (``from_data`` reads them).
+        num_users, num_items, num_entity_nodes: table sizes (``from_data`` reads them;
+            ``num_entity_nodes`` counts the entities that are nodes of the union graph).
         embedding_dim: ``d``, default 64.
         num_layers: ``K``, default 3.
         layer_weights: ``K + 1`` weights; default uniform ``1 / (K + 1)``.
         init_std: user / item id initialisation, None (default) for Xavier-normal.
         user_links: user-attribute links are edges of the union graph (default True).
+        min_degree: entities with fewer distinct neighbours (other than items' own) are left
+            out of the union graph, default 2 (:func:`kgrec.graph.links.union_adjacency`).
         attribute_ego: add the attribute mean ``a`` to the ego of users and items (default True).
         id_dropout: item-id (and interaction) dropout in training, default 0.2.
         user_id_dropout: user-id dropout in training, default 0.0.

@@ -48,10 +48,13 @@ class LightGCN(ColdStartMixin, Encoder):
             a normal initialisation (0.1 in the paper's code).
         attributes: add the attribute cold-start path (default False: plain LightGCN, whose cold
             items keep ``α_0`` times their untrained initial vectors).
-        num_attributes, id_dropout, user_id_dropout, min_support, min_links, user_links,
-            attr_reg, cold_scale, relation_weights, num_relations: the attribute path's
-            settings, as in :class:`~kgrec.models.MF` (defaults: from the graph, 0.2, 0.0, 1, 2,
-            True, 1e-4, 1.0, True, from the graph).
+        num_attributes, num_relations: sizes of the attribute path (``from_data`` reads them
+            from the graph).
+        id_dropout, user_id_dropout, attr_reg, cold_scale, relation_weights: the attribute
+            path's settings, as in :class:`~kgrec.models.MF` (defaults 0.2, 0.0, 1e-4, 1.0,
+            True).
+        min_support, min_links, user_links: which entities are attributes, as in
+            :class:`~kgrec.models.MF` (defaults 1, 2, True).
 
     Shapes: ``forward(graph) -> ([num_users, d], [num_items, d])``.
     """
