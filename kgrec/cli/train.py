@@ -29,6 +29,11 @@ HYPER_FLAGS: dict[str, tuple[type, str]] = {
     "num_layers": (int, "propagation layers of graph encoders"),
     "l2": (float, "EASE regularisation"),
     "k": (int, "ItemKNN neighbours"),
+    # cold start through attribute links (mf, lightgcn, kglightgcn; on by default in *-attr)
+    "attributes": (bool, "add each item's mean attribute embedding to its id embedding"),
+    "id_dropout": (float, "probability of dropping an item's id embedding while training"),
+    "user_id_dropout": (float, "probability of dropping a user's id embedding while training"),
+    "min_links": (int, "attribute values linked to fewer items are ignored"),
     # training techniques (kgrec.train.recipe); their options come through --config tables
     "sampler": (str, "negative sampler: uniform, popularity, dns, mixed"),
     "curriculum": (str, "hardness curriculum of the sampler: linear, step, self_paced"),
@@ -53,7 +58,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ks", type=int, nargs="+", default=[10, 20])
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     for name, (typ, help_text) in HYPER_FLAGS.items():
-        p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, help=help_text)
+        flag = "--" + name.replace("_", "-")
+        if typ is bool:  # --attributes / --no-attributes; absent: the model's default
+            p.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            p.add_argument(flag, dest=name, type=typ, help=help_text)
     p.set_defaults(func=run_train)
 
     p = sub.add_parser("evaluate", help="evaluate a trained run on its test part again")

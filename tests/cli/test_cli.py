@@ -87,3 +87,14 @@ def test_train_with_split_files_and_config(tmp_path, processed, capsys) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["config"]["l2"] == 20.0
     assert metrics["split"]["sizes"] == {"train": len(raw) - 400, "valid": 200, "test": 200}
+
+
+def test_train_attribute_flags_reach_the_model(tmp_path, processed, capsys) -> None:
+    run = tmp_path / "run"
+    flags = ["--attributes", "--id-dropout", "0.5", "--min-links", "3", "--epochs", "2", "--no-progress"]
+    assert main(["train", str(processed), "--model", "mf", "--out", str(run), "--strategy", "cold-item", *flags]) == 0
+    config = json.loads((run / "metrics.json").read_text())["config"]
+    assert (config["attributes"], config["id_dropout"], config["min_links"]) == (True, 0.5, 3)
+    run2 = tmp_path / "run2"
+    assert main(["train", str(processed), "--model", "mf-attr", "--out", str(run2), "--no-attributes", "--epochs", "1", "--no-progress"]) == 0
+    assert json.loads((run2 / "metrics.json").read_text())["config"]["attributes"] is False
