@@ -328,7 +328,9 @@ class Recommender:
             popularity_from=self._train,
         )
 
-    def explain(self, user: Any, item: Any, *, max_paths: int = 5, max_hops: int = 3) -> Explanation:
+    def explain(
+        self, user: Any, item: Any, *, max_paths: int = 5, max_hops: int = 3
+    ) -> Explanation:
         """Why ``item`` for ``user``: knowledge-graph paths from the user's training items to it.
 
         Paths ``user -interacted-> training item -relation-> entity ... -> item`` of at most
@@ -346,7 +348,9 @@ class Recommender:
         if self.is_encoder and self._path_weights is None:
             self._path_weights = attention_weights(self._model, self._graph, self._train) or False
         weights = self._path_weights or None
-        return explain(self._train, user, item, max_paths=max_paths, max_hops=max_hops, weights=weights)
+        return explain(
+            self._train, user, item, max_paths=max_paths, max_hops=max_hops, weights=weights
+        )
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
