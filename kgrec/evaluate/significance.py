@@ -10,6 +10,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+
 from kgrec.evaluate.evaluator import EvalResult
 
 __all__ = ["bootstrap_ci", "paired_test"]
