@@ -2,7 +2,8 @@
 
 Generates the synthetic KG dataset, splits it, builds the training graph, then trains and
 evaluates every model of ``--models`` with the same split and prints one comparison table
-(test metrics with bootstrap confidence intervals and a paired test against the best model).
+(:func:`kgrec.report.compare`: test metrics with bootstrap confidence intervals and a paired
+test against the best model).
 """
 
 from __future__ import annotations
@@ -31,28 +32,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_demo)
 
 
-def compare(results: dict[str, object], *, metric: str = "ndcg@20") -> pd.DataFrame:
-    """One row per model: mean metrics, a 95% bootstrap interval and a paired test vs the best."""
-    from kgrec.evaluate import bootstrap_ci, paired_test
-
-    best = max(results, key=lambda name: results[name].mean[metric])  # type: ignore[attr-defined]
-    rows = []
-    for name, result in results.items():
-        low, high = bootstrap_ci(result, metric, seed=0)
-        row = {
-            "model": name,
-            "recall@20": result.mean["recall@20"],  # type: ignore[attr-defined]
-            metric: result.mean[metric],  # type: ignore[attr-defined]
-            f"{metric} 95% CI": f"[{low:.4f}, {high:.4f}]",
-        }
-        if name == best:
-            row["p vs best"] = float("nan")
-        else:
-            row["p vs best"] = paired_test(result, results[best], metric)["wilcoxon_p"]  # type: ignore[arg-type]
-        rows.append(row)
-    return pd.DataFrame(rows).sort_values(metric, ascending=False).reset_index(drop=True)
-
-
 def run_demo(args: argparse.Namespace) -> int:
     from kgrec.recommender import Recommender
 
@@ -76,18 +55,21 @@ def run_demo(args: argparse.Namespace) -> int:
         timings[name] = time.perf_counter() - start
         print(f"  {name:<10} fitted and evaluated in {timings[name]:6.1f} s: "
               f"test NDCG@20 {results[name].mean['ndcg@20']:.4f}")
-    table = compare(results)
-    table["seconds"] = table["model"].map(timings)
+    from kgrec.report import compare, format_table
+
+    table = compare(results, metrics=("recall@20", "ndcg@20"), test="wilcoxon")
+    table = table.sort_values("ndcg@20", ascending=False)
     print()
-    print("test metrics (full ranking, train and valid items masked; p: Wilcoxon vs the best model)")
-    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
-        print(table.to_string(index=False))
+    print("test metrics (full ranking, train and valid items masked; [95% bootstrap interval],")
+    print("* = differs from the best model by the paired Wilcoxon test, p < 0.05)")
+    print(format_table(table, markdown=False, legend=False))
+    print("seconds to fit and evaluate: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     if args.out is not None:
         from kgrec.data.io import save_split
 
         args.out.mkdir(parents=True, exist_ok=True)
         save_split(split, args.out / "split")
-        table.to_csv(args.out / "comparison.csv", index=False)
+        table.assign(seconds=pd.Series(timings)).to_csv(args.out / "comparison.csv")
         (args.out / "metrics.json").write_text(json.dumps({k: r.mean for k, r in results.items()}, indent=2))
         print(f"wrote {args.out / 'comparison.csv'}")
     return 0

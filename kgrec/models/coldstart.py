@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from kgrec.graph.links import MIN_LINKS, MIN_SUPPORT, attribute_links
-from kgrec.models.base import Batch
+from kgrec.models.base import Batch, init_embedding
 from kgrec.nn.attributes import AttributeEgo, AttributeEncoder
 
 __all__ = ["ColdStartMixin"]
@@ -38,8 +38,43 @@ class ColdStartMixin:
     attr_reg: float
     #: eval-time multiplier of cold items' embeddings (see ``_cold_items_output``)
     cold_scale: float = 1.0
+    num_users: int
+    num_items: int
+    out_channels: int
+    init_std: float | None
     user_embedding: torch.nn.Embedding
     item_embedding: torch.nn.Embedding
+
+    def _init_id_tables(
+        self,
+        num_users: int,
+        num_items: int,
+        embedding_dim: int,
+        *,
+        init_std: float | None,
+        **attribute_options: Any,
+    ) -> None:
+        """The user and item id tables plus the optional attribute path (see
+        :meth:`_init_attributes` for ``attribute_options``): how every host's constructor starts."""
+        if num_users <= 0 or num_items <= 0 or embedding_dim <= 0:
+            raise ValueError(
+                "expected positive num_users, num_items and embedding_dim "
+                f"(got {num_users}, {num_items}, {embedding_dim})"
+            )
+        self.num_users = int(num_users)
+        self.num_items = int(num_items)
+        self.out_channels = int(embedding_dim)
+        self.init_std = init_std
+        self.user_embedding = torch.nn.Embedding(self.num_users, self.out_channels)
+        self.item_embedding = torch.nn.Embedding(self.num_items, self.out_channels)
+        self._init_attributes(embedding_dim=self.out_channels, **attribute_options)
+
+    def _reset_id_tables(self, generator: torch.Generator | None, *, attributes: bool = True) -> None:
+        """Re-draw the id tables (and the attribute encoder's own parameters when ``attributes``)."""
+        init_embedding(self.user_embedding.weight, std=self.init_std, generator=generator)
+        init_embedding(self.item_embedding.weight, std=self.init_std, generator=generator)
+        if attributes and self.attributes is not None:
+            self.attributes.reset_parameters(generator=generator)
 
     def _init_attributes(
         self,

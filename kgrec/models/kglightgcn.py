@@ -15,8 +15,9 @@ import torch
 from torch import Tensor
 
 from kgrec.graph.links import MIN_LINKS, MIN_SUPPORT, UnionGraph, attribute_links, union_adjacency
-from kgrec.models.base import Batch, Encoder, batch_ego_rows, init_embedding
+from kgrec.models.base import Batch, Encoder, batch_ego_rows
 from kgrec.models.coldstart import ColdStartMixin
+from kgrec.models.lightgcn import check_layer_weights
 from kgrec.models.registry import register_encoder
 from kgrec.nn.propagation import propagate
 
@@ -93,40 +94,22 @@ class KGLightGCN(ColdStartMixin, Encoder):
         num_relations: int | None = None,
     ) -> None:
         super().__init__()
-        if num_users <= 0 or num_items <= 0 or embedding_dim <= 0 or num_entity_nodes < 0:
-            raise ValueError(
-                "expected positive num_users, num_items, embedding_dim and num_entity_nodes >= 0 "
-                f"(got {num_users}, {num_items}, {embedding_dim}, {num_entity_nodes})"
-            )
-        if num_layers < 0:
-            raise ValueError(f"expected num_layers >= 0 (got {num_layers})")
-        if layer_weights is None:
-            weights = [1.0 / (num_layers + 1)] * (num_layers + 1)
-        else:
-            weights = [float(w) for w in layer_weights]
-            if len(weights) != num_layers + 1:
-                raise ValueError(
-                    f"expected num_layers + 1 = {num_layers + 1} layer_weights "
-                    f"(got {len(weights)}: {weights})"
-                )
-        self.num_users = int(num_users)
-        self.num_items = int(num_items)
+        if num_entity_nodes < 0:
+            raise ValueError(f"expected num_entity_nodes >= 0 (got {num_entity_nodes})")
         self.num_entity_nodes = int(num_entity_nodes)
         self.min_degree = int(min_degree)
-        self.out_channels = int(embedding_dim)
         self.num_layers = int(num_layers)
-        self.layer_weights = weights
-        self.init_std = init_std
+        self.layer_weights = check_layer_weights(num_layers, layer_weights)
         self.user_links = bool(user_links)
         self.attribute_ego = bool(attribute_ego)
-        self.user_embedding = torch.nn.Embedding(self.num_users, self.out_channels)
-        self.item_embedding = torch.nn.Embedding(self.num_items, self.out_channels)
-        self.entity_embedding = torch.nn.Embedding(self.num_entity_nodes, self.out_channels)
         # the attribute path reads this model's entity table (no table of its own)
-        self._init_attributes(
+        self._init_id_tables(
+            num_users,
+            num_items,
+            embedding_dim,
+            init_std=init_std,
             attributes=True,
             num_attributes=None,
-            embedding_dim=self.out_channels,
             id_dropout=id_dropout,
             user_id_dropout=user_id_dropout,
             min_support=min_support,
@@ -138,6 +121,7 @@ class KGLightGCN(ColdStartMixin, Encoder):
             num_relations=num_relations,
             own_table=False,
         )
+        self.entity_embedding = torch.nn.Embedding(self.num_entity_nodes, self.out_channels)
         self.reset_parameters()
 
     @classmethod
@@ -161,8 +145,7 @@ class KGLightGCN(ColdStartMixin, Encoder):
 
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
         """Re-draw the id tables; the entity table restarts at zero."""
-        init_embedding(self.user_embedding.weight, std=self.init_std, generator=generator)
-        init_embedding(self.item_embedding.weight, std=self.init_std, generator=generator)
+        self._reset_id_tables(generator, attributes=False)
         with torch.no_grad():
             self.entity_embedding.weight.zero_()
 

@@ -10,12 +10,26 @@ import torch
 from torch import Tensor
 
 from kgrec.graph.links import MIN_LINKS, MIN_SUPPORT
-from kgrec.models.base import Batch, Encoder, batch_ego_rows, init_embedding
+from kgrec.models.base import Batch, Encoder, batch_ego_rows
 from kgrec.models.coldstart import ColdStartMixin
 from kgrec.models.registry import register_encoder
 from kgrec.nn.propagation import check_adjacency, propagate
 
 __all__ = ["AttributeLightGCN", "LightGCN"]
+
+
+def check_layer_weights(num_layers: int, layer_weights: Sequence[float] | None) -> list[float]:
+    """The weights ``α_0..α_L`` of the layer sum: ``1 / (L + 1)`` each unless given."""
+    if num_layers < 0:
+        raise ValueError(f"expected num_layers >= 0 (got {num_layers})")
+    if layer_weights is None:
+        return [1.0 / (num_layers + 1)] * (num_layers + 1)
+    weights = [float(w) for w in layer_weights]
+    if len(weights) != num_layers + 1:
+        raise ValueError(
+            f"expected num_layers + 1 = {num_layers + 1} layer_weights (got {len(weights)}: {weights})"
+        )
+    return weights
 
 
 @register_encoder("lightgcn")
@@ -84,34 +98,15 @@ class LightGCN(ColdStartMixin, Encoder):
         num_relations: int | None = None,
     ) -> None:
         super().__init__()
-        if num_users <= 0 or num_items <= 0 or embedding_dim <= 0:
-            raise ValueError(
-                "expected positive num_users, num_items and embedding_dim "
-                f"(got {num_users}, {num_items}, {embedding_dim})"
-            )
-        if num_layers < 0:
-            raise ValueError(f"expected num_layers >= 0 (got {num_layers})")
-        if layer_weights is None:
-            weights = [1.0 / (num_layers + 1)] * (num_layers + 1)
-        else:
-            weights = [float(w) for w in layer_weights]
-            if len(weights) != num_layers + 1:
-                raise ValueError(
-                    f"expected num_layers + 1 = {num_layers + 1} layer_weights "
-                    f"(got {len(weights)}: {weights})"
-                )
-        self.num_users = int(num_users)
-        self.num_items = int(num_items)
-        self.out_channels = int(embedding_dim)
         self.num_layers = int(num_layers)
-        self.layer_weights = weights
-        self.init_std = init_std
-        self.user_embedding = torch.nn.Embedding(self.num_users, self.out_channels)
-        self.item_embedding = torch.nn.Embedding(self.num_items, self.out_channels)
-        self._init_attributes(
+        self.layer_weights = check_layer_weights(num_layers, layer_weights)
+        self._init_id_tables(
+            num_users,
+            num_items,
+            embedding_dim,
+            init_std=init_std,
             attributes=attributes,
             num_attributes=num_attributes,
-            embedding_dim=self.out_channels,
             id_dropout=id_dropout,
             user_id_dropout=user_id_dropout,
             min_support=min_support,
@@ -131,10 +126,7 @@ class LightGCN(ColdStartMixin, Encoder):
 
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
         """Re-draw the tables (pass a seeded ``generator`` for reproducible weights)."""
-        init_embedding(self.user_embedding.weight, std=self.init_std, generator=generator)
-        init_embedding(self.item_embedding.weight, std=self.init_std, generator=generator)
-        if self.attributes is not None:
-            self.attributes.reset_parameters(generator=generator)
+        self._reset_id_tables(generator)
 
     def forward(self, graph: Any) -> tuple[Tensor, Tensor]:
         self.check_graph(graph)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from kgrec.graph.links import MIN_LINKS, MIN_SUPPORT
-from kgrec.models.base import Batch, Encoder, batch_ego_rows, init_embedding
+from kgrec.models.base import Batch, Encoder, batch_ego_rows
 from kgrec.models.coldstart import ColdStartMixin
 from kgrec.models.registry import register_encoder
 
@@ -76,21 +76,13 @@ class MF(ColdStartMixin, Encoder):
         num_relations: int | None = None,
     ) -> None:
         super().__init__()
-        if num_users <= 0 or num_items <= 0 or embedding_dim <= 0:
-            raise ValueError(
-                "expected positive num_users, num_items and embedding_dim "
-                f"(got {num_users}, {num_items}, {embedding_dim})"
-            )
-        self.num_users = int(num_users)
-        self.num_items = int(num_items)
-        self.out_channels = int(embedding_dim)
-        self.init_std = init_std
-        self.user_embedding = torch.nn.Embedding(self.num_users, self.out_channels)
-        self.item_embedding = torch.nn.Embedding(self.num_items, self.out_channels)
-        self._init_attributes(
+        self._init_id_tables(
+            num_users,
+            num_items,
+            embedding_dim,
+            init_std=init_std,
             attributes=attributes,
             num_attributes=num_attributes,
-            embedding_dim=self.out_channels,
             id_dropout=id_dropout,
             user_id_dropout=user_id_dropout,
             min_support=min_support,
@@ -110,10 +102,7 @@ class MF(ColdStartMixin, Encoder):
 
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
         """Re-draw both tables (pass a seeded ``generator`` for reproducible weights)."""
-        init_embedding(self.user_embedding.weight, std=self.init_std, generator=generator)
-        init_embedding(self.item_embedding.weight, std=self.init_std, generator=generator)
-        if self.attributes is not None:
-            self.attributes.reset_parameters(generator=generator)
+        self._reset_id_tables(generator)
 
     def forward(self, graph: Any) -> tuple[Tensor, Tensor]:
         self.check_graph(graph)

@@ -98,3 +98,14 @@ def test_train_attribute_flags_reach_the_model(tmp_path, processed, capsys) -> N
     run2 = tmp_path / "run2"
     assert main(["train", str(processed), "--model", "mf-attr", "--out", str(run2), "--no-attributes", "--epochs", "1", "--no-progress"]) == 0
     assert json.loads((run2 / "metrics.json").read_text())["config"]["attributes"] is False
+
+
+def test_demo_prints_the_comparison_table(tmp_path, capsys) -> None:
+    assert main(["demo", "--models", "pop", "ease", "random", "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.startswith(("ease ", "pop ", "random "))]
+    assert [ln.split()[0] for ln in lines] == ["ease", "pop", "random"]  # sorted by NDCG@20
+    assert lines[1].count("*") == 2 and lines[2].count("*") == 2  # both metrics differ from EASE's
+    table = pd.read_csv(tmp_path / "comparison.csv", index_col="model")
+    assert table.loc["ease", "ndcg@20"] > table.loc["pop", "ndcg@20"] > table.loc["random", "ndcg@20"]
+    assert table["ndcg@20_p"].isna().sum() == 1 and (table["seconds"] > 0).all()
