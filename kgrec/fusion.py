@@ -36,9 +36,10 @@ from torch import Tensor
 
 from kgrec import __version__
 from kgrec.data.dataset import RecDataset
-from kgrec.evaluate import EvalResult, FullRankingEvaluator, topk_random_ties
+from kgrec.evaluate import EvalResult, FullRankingEvaluator
 from kgrec.evaluate.ranking import tie_break_hash
 from kgrec.exceptions import NotFittedError
+from kgrec.serving import evaluate_scorer, top_k_frame
 
 __all__ = ["FusedRecommender", "Method", "Normalise"]
 
@@ -307,30 +308,10 @@ class FusedRecommender:
     ) -> pd.DataFrame:
         """Top-``k`` items per raw user id: ``user, rank, item, score`` (as :class:`Recommender`)."""
         self._check_fitted()
-        train = self.train_data
-        raw_users = [users] if np.ndim(users) == 0 else list(dict.fromkeys(users))
-        u = torch.as_tensor(train.users.to_index(raw_users))
-        scores = self.score_users(u).clone()
-        if exclude_seen:
-            row_of = np.full(train.num_users, -1, dtype=np.int64)
-            row_of[u.numpy()] = np.arange(len(u))
-            for part in self._seen:
-                rows = row_of[part.interactions["user"].to_numpy()]
-                hit = rows >= 0
-                items = part.interactions["item"].to_numpy()[hit]
-                scores[torch.as_tensor(rows[hit]), torch.as_tensor(items)] = -torch.inf
-        k = min(k, scores.shape[1])
-        top = topk_random_ties(scores, k, seed=self.seed, rows=u)
-        top_scores = scores.gather(1, top)
-        frame = pd.DataFrame(
-            {
-                "user": np.repeat(np.asarray(raw_users, dtype=object), k),
-                "rank": np.tile(np.arange(1, k + 1), len(raw_users)),
-                "item": train.items.to_raw(top.reshape(-1).numpy()),
-                "score": top_scores.reshape(-1).numpy(),
-            }
-        )
-        return frame[np.isfinite(frame["score"].to_numpy())].reset_index(drop=True)
+        return top_k_frame(
+            self.score_users, users, k, train=self.train_data, seen=self._seen,
+            exclude_seen=exclude_seen, seed=self.seed,
+        )  # fmt: skip
 
     def evaluate(
         self,
@@ -343,16 +324,10 @@ class FusedRecommender:
     ) -> EvalResult:
         """Full-ranking evaluation on ``test``, the data seen in fitting masked (as Recommender)."""
         self._check_fitted()
-        options: dict[str, Any] = {"ks": tuple(ks or self.ks), "seed": self.seed}
-        if metrics is not None:
-            options["metrics"] = tuple(metrics)
-        return FullRankingEvaluator(**options).evaluate(
-            self.score_users,
-            target=test,
-            exclude=list(self._seen if exclude is None else exclude),
-            candidates=candidates,
-            popularity_from=self._train,
-        )
+        return evaluate_scorer(
+            self.score_users, test, train=self.train_data, seen=self._seen, ks=ks or self.ks,
+            seed=self.seed, metrics=metrics, exclude=exclude, candidates=candidates,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

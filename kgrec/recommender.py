@@ -26,11 +26,12 @@ from torch import Tensor
 from kgrec import __version__
 from kgrec.data.dataset import RecDataset
 from kgrec.data.split import Split
-from kgrec.evaluate import EvalResult, FullRankingEvaluator, topk_random_ties
+from kgrec.evaluate import EvalResult, FullRankingEvaluator
 from kgrec.exceptions import NotFittedError
 from kgrec.models import ENCODERS, Encoder, get_encoder
 from kgrec.models.attribute_knn import AttributeKNN
 from kgrec.models.baselines import EASE, ItemKNN, MostPopular, RandomScorer
+from kgrec.serving import evaluate_scorer, top_k_frame
 
 if TYPE_CHECKING:
     from kgrec.explain import Explanation
@@ -274,30 +275,10 @@ class Recommender:
         """
         self._check_fitted()
         assert self._train is not None
-        raw_users = [users] if np.ndim(users) == 0 else list(dict.fromkeys(users))
-        u = torch.as_tensor(self._train.users.to_index(raw_users))
-        scores = self.score_users(u).clone().float()
-        if exclude_seen:
-            row_of = np.full(self._train.num_users, -1, dtype=np.int64)
-            row_of[u.numpy()] = np.arange(len(u))
-            for part in self._seen:
-                rows = row_of[part.interactions["user"].to_numpy()]
-                hit = rows >= 0
-                items = part.interactions["item"].to_numpy()[hit]
-                scores[torch.as_tensor(rows[hit]), torch.as_tensor(items)] = -torch.inf
-        k = min(k, scores.shape[1])
-        top = topk_random_ties(scores, k, seed=self.seed, rows=u)
-        top_scores = scores.gather(1, top)
-        n = len(raw_users)
-        frame = pd.DataFrame(
-            {
-                "user": np.repeat(np.asarray(raw_users, dtype=object), k),
-                "rank": np.tile(np.arange(1, k + 1), n),
-                "item": self._train.items.to_raw(top.reshape(-1).numpy()),
-                "score": top_scores.reshape(-1).numpy(),
-            }
-        )
-        return frame[np.isfinite(frame["score"].to_numpy())].reset_index(drop=True)
+        return top_k_frame(
+            self.score_users, users, k, train=self._train, seen=self._seen,
+            exclude_seen=exclude_seen, seed=self.seed,
+        )  # fmt: skip
 
     def evaluate(
         self,
@@ -313,20 +294,13 @@ class Recommender:
         ``candidates`` restricts the ranking to those item indices (e.g. cold items only).
         """
         self._check_fitted()
-        options: dict[str, Any] = {"ks": tuple(ks or self.ks), "seed": self.seed}
-        if metrics is not None:
-            options["metrics"] = tuple(metrics)
-        evaluator = FullRankingEvaluator(**options)
-        score_fn = self.score_users
+        assert self._train is not None
         if self.is_encoder:
             self._embeddings()
-        return evaluator.evaluate(
-            score_fn,
-            target=test,
-            exclude=list(self._seen if exclude is None else exclude),
-            candidates=candidates,
-            popularity_from=self._train,
-        )
+        return evaluate_scorer(
+            self.score_users, test, train=self._train, seen=self._seen, ks=ks or self.ks,
+            seed=self.seed, metrics=metrics, exclude=exclude, candidates=candidates,
+        )  # fmt: skip
 
     def explain(
         self, user: Any, item: Any, *, max_paths: int = 5, max_hops: int = 3
