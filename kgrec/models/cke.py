@@ -10,7 +10,7 @@ from torch import Tensor
 
 from kgrec.models.base import Batch, Encoder, init_embedding
 from kgrec.models.registry import register_encoder
-from kgrec.nn.kg_attention import transr_loss
+from kgrec.nn.kg_attention import check_transr_options, transr_loss
 
 __all__ = ["CKE"]
 
@@ -93,12 +93,7 @@ class CKE(Encoder):
             )
         if cold_items not in ("entity", "id"):
             raise ValueError(f"expected cold_items 'entity' or 'id' (got {cold_items!r})")
-        if kg_weight < 0 or kg_reg_weight < 0:
-            raise ValueError(
-                f"expected kg_weight, kg_reg_weight >= 0 (got {kg_weight}, {kg_reg_weight})"
-            )
-        if kg_batch_size is not None and kg_batch_size < 1:
-            raise ValueError(f"expected kg_batch_size >= 1 or None (got {kg_batch_size})")
+        check_transr_options(kg_weight, kg_reg_weight, kg_batch_size)
         self.num_users = int(num_users)
         self.num_items = int(num_items)
         self.num_entities = int(num_entities)

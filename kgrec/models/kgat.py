@@ -17,6 +17,7 @@ from kgrec.nn.kg_attention import (
     Aggregator,
     KGAttentionConv,
     SparsePattern,
+    check_transr_options,
     kg_attention,
     transr_loss,
 )
@@ -172,12 +173,7 @@ class KGAT(Encoder):
             raise ValueError(f"expected positive layer_dims (got {list(layer_dims)})")
         if attention not in ("fixed", "live"):
             raise ValueError(f"expected attention 'fixed' or 'live' (got {attention!r})")
-        if kg_weight < 0 or kg_reg_weight < 0:
-            raise ValueError(
-                f"expected kg_weight, kg_reg_weight >= 0 (got {kg_weight}, {kg_reg_weight})"
-            )
-        if kg_batch_size is not None and kg_batch_size < 1:
-            raise ValueError(f"expected kg_batch_size >= 1 or None (got {kg_batch_size})")
+        check_transr_options(kg_weight, kg_reg_weight, kg_batch_size)
         self.num_users = int(num_users)
         self.num_items = int(num_items)
         self.num_nodes = int(num_nodes)

@@ -31,6 +31,7 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax
 
 __all__ = [
+    "check_transr_options",
     "Aggregator",
     "KGAttentionConv",
     "SparsePattern",
@@ -376,6 +377,14 @@ class KGAttentionConv(MessagePassing):
             f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
             f"aggregator={self.aggregator!r}, dropout={self.dropout})"
         )
+
+
+def check_transr_options(kg_weight: float, kg_reg_weight: float, kg_batch_size: int | None) -> None:
+    """Validate the TransR auxiliary-loss settings shared by KG encoders (KGAT, CKE)."""
+    if kg_weight < 0 or kg_reg_weight < 0:
+        raise ValueError(f"expected kg_weight, kg_reg_weight >= 0 (got {kg_weight}, {kg_reg_weight})")
+    if kg_batch_size is not None and kg_batch_size < 1:
+        raise ValueError(f"expected kg_batch_size >= 1 or None (got {kg_batch_size})")
 
 
 def transr_loss(
