@@ -257,10 +257,12 @@ class EdgeAttention:
     """Per-edge attention of a collaborative KG (:mod:`kgrec.graph.ckg`), looked up by path step.
 
     Args:
-        edge_index: ``[2, E]`` (head, tail) CKG node ids; edge_type: ``[E]`` CKG relation ids;
-            weight: ``[E]`` the attention (what ``KGAT.edge_attention(graph)`` returns).
-        item_node: ``[I]`` each item's CKG node; num_users: ``U`` (user ``u`` is node ``u``,
-            entity ``e`` is node ``U + e``).
+        edge_index: ``[2, E]`` (head, tail) CKG node ids.
+        edge_type: ``[E]`` CKG relation ids.
+        weight: ``[E]`` the attention (``edge_index``, ``edge_type`` and ``weight`` are what
+            ``KGAT.edge_attention(graph)`` returns).
+        item_node: ``[I]`` each item's CKG node.
+        num_users: ``U`` (user ``u`` is node ``u``, entity ``e`` is node ``U + e``).
         num_relations: ``R``, the dataset's relation count: ``build_graph`` stores the reverse
             of relation ``r`` as ``r + R``, the CKG shifts both by
             :data:`~kgrec.graph.ckg.KG_OFFSET`.
