@@ -16,7 +16,7 @@ import logging
 import platform
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,11 @@ class Recommender:
             (:func:`kgrec.train.fit`); ``None`` takes the encoder's own default
             (``Encoder.fit_defaults``), then the loop's.
         ks: cut-offs reported by :meth:`evaluate` and used for validation.
+        valid_candidates: the items validation ranks among in the fit loop: ``"all"``,
+            ``"cold"`` (items without a training interaction) or ``"auto"`` (default: ``"cold"``
+            when every validation pair is on such an item, as on a cold-item split, else
+            ``"all"``). Among all items, cold items sit below the warm ones early in training
+            and every epoch scores ~0, so early stopping would keep the first epoch.
         run_dir: where the fit loop writes history and checkpoints (resumable).
         progress: tqdm bars (``None``: only on a terminal).
         sampler, curriculum, augment, pretrain, lr_schedule: training techniques for encoders,
@@ -90,6 +95,7 @@ class Recommender:
         metric: str = "ndcg@20",
         seed: int = 2026,
         ks: Sequence[int] = (10, 20),
+        valid_candidates: Literal["auto", "all", "cold"] = "auto",
         run_dir: str | Path | None = None,
         progress: bool | None = None,
         sampler: str | dict[str, Any] | None = None,
@@ -126,6 +132,9 @@ class Recommender:
         self.metric = metric
         self.seed = seed
         self.ks = tuple(int(k) for k in ks)
+        if valid_candidates not in ("auto", "all", "cold"):
+            raise ValueError(f"valid_candidates must be 'auto', 'all' or 'cold' (got {valid_candidates!r})")
+        self.valid_candidates = valid_candidates
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress = progress
         self.hyper = hyper
@@ -164,6 +173,7 @@ class Recommender:
             "metric": self.metric,
             "seed": self.seed,
             "ks": list(self.ks),
+            **({} if self.valid_candidates == "auto" else {"valid_candidates": self.valid_candidates}),
             **self.recipe,
             **self.hyper,
         }
@@ -224,7 +234,7 @@ class Recommender:
             self._graph,
             train,
             valid=valid,
-            evaluator=FullRankingEvaluator(ks=self.ks, seed=self.seed) if valid is not None else None,
+            evaluator=self._valid_evaluator(train, valid),
             metric=self.metric,
             seed=self.seed,
             run_dir=self.run_dir,
@@ -233,6 +243,23 @@ class Recommender:
         )
         self._emb = None
         self._path_weights = None
+
+    def _valid_evaluator(self, train: RecDataset, valid: RecDataset | None) -> FullRankingEvaluator | None:
+        """The fit loop's validation evaluator (see ``valid_candidates``)."""
+        if valid is None:
+            return None
+        if self.valid_candidates == "all":
+            return FullRankingEvaluator(ks=self.ks, seed=self.seed)
+        trained = np.zeros(train.num_items, dtype=bool)
+        trained[train.interactions["item"].to_numpy()] = True
+        cold = np.flatnonzero(~trained)
+        all_cold = cold.size > 0 and not trained[valid.interactions["item"].to_numpy()].any()
+        if self.valid_candidates == "cold" or all_cold:
+            if cold.size == 0:
+                raise ValueError("valid_candidates='cold' but every item has a training interaction")
+            logger.info("validating among the %d items without a training interaction", cold.size)
+            return FullRankingEvaluator(ks=self.ks, seed=self.seed, candidates=cold)
+        return FullRankingEvaluator(ks=self.ks, seed=self.seed)
 
     # ------------------------------------------------------------------ scoring
     def _embeddings(self) -> tuple[Tensor, Tensor]:

@@ -10,8 +10,9 @@ best model of that metric (:func:`~kgrec.evaluate.significance.paired_test`)::
     print(format_table(table))      # | lightgcn | 0.3180 [0.30, 0.33] | ...
 
 Every plot returns a :class:`matplotlib.figure.Figure` built without ``pyplot`` (no global
-state, no window; safe on a server) and writes it to ``path`` when one is given. In a notebook
-the returned figure displays itself.
+state, no window; safe on a server) and writes it to ``path`` when one is given. In a notebook,
+run ``%matplotlib inline`` once (it registers IPython's figure formatter; the
+examples/ notebooks do) and a returned figure displays itself as the cell's value.
 """
 
 from __future__ import annotations

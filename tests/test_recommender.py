@@ -73,3 +73,27 @@ def test_evaluate_beats_random_and_masks_fit_data(split) -> None:
     with pytest.warns(UserWarning, match="excluded part"):
         assert ease.evaluate(split.train).mean["recall@20"] == 0.0
     assert np.isfinite(ease.evaluate(split.test, ks=[5]).mean["recall@5"])
+
+
+def test_cold_split_validates_among_cold_items() -> None:
+    from kgrec.data.split import split_dataset
+    from kgrec.data.synthetic import make_synthetic
+
+    split = split_dataset(make_synthetic(num_users=120, num_items=150, seed=3), strategy="cold-item", seed=3)
+    rec = Recommender("mf-attr", epochs=1, progress=False)
+    evaluator = rec._valid_evaluator(split.train, split.valid)
+    trained = set(split.train.interactions["item"])
+    assert evaluator.candidates is not None and len(evaluator.candidates) > 0
+    assert not trained & set(evaluator.candidates.tolist())
+    assert set(split.valid.interactions["item"]) <= set(evaluator.candidates.tolist())
+    # a warm validation part (random split) ranks among all items, unless asked
+    warm = split_dataset(make_synthetic(num_users=120, num_items=150, seed=3), seed=3)
+    assert rec._valid_evaluator(warm.train, warm.valid).candidates is None
+    forced = Recommender("mf", valid_candidates="all")._valid_evaluator(split.train, split.valid)
+    assert forced.candidates is None
+    with pytest.raises(ValueError, match="valid_candidates"):
+        Recommender("mf", valid_candidates="warm")
+    # the history's validation metric is the cold-only one: with 1 epoch of training it is
+    # already well above 0 (among all items, cold items rank below every warm one)
+    rec.fit(split.train, valid=split.valid)
+    assert rec.history_["valid_ndcg@20"].iloc[0] > 0

@@ -153,6 +153,8 @@ class FullRankingEvaluator:
         batch_size: users scored per call of ``score_fn`` (bounds memory:
             ``batch_size x num_items`` floats), default 1024.
         seed: tie-break seed; the same seed gives the same ranking whatever the batch size.
+        candidates: default of :meth:`evaluate`'s ``candidates`` (e.g. the cold items, so that a
+            fit loop validating on a cold-item split ranks among new items only).
         sampled_negatives: ``None`` (default) for full ranking. An int N ranks each user's
             positives against N sampled non-excluded negatives instead, and warns: sampled
             metrics can order models differently from full ranking (Krichene & Rendle, "On
@@ -174,6 +176,7 @@ class FullRankingEvaluator:
         batch_size: int = 1024,
         seed: int = 2026,
         sampled_negatives: int | None = None,
+        candidates: np.ndarray | None = None,
     ) -> None:
         ks = tuple(int(k) for k in ([ks] if isinstance(ks, int) else ks))
         if not ks or min(ks) < 1:
@@ -192,12 +195,15 @@ class FullRankingEvaluator:
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.sampled_negatives = None if sampled_negatives is None else int(sampled_negatives)
+        self.candidates = None if candidates is None else np.asarray(candidates)
 
     def __repr__(self) -> str:
         return (
             f"FullRankingEvaluator(ks={self.ks}, metrics={self.metrics}, "
             f"batch_size={self.batch_size}, seed={self.seed}, "
-            f"sampled_negatives={self.sampled_negatives})"
+            f"sampled_negatives={self.sampled_negatives}"
+            + ("" if self.candidates is None else f", candidates=<{self.candidates.size} items>")
+            + ")"
         )
 
     # ------------------------------------------------------------------ main entry
@@ -222,6 +228,7 @@ class FullRankingEvaluator:
                 hit; a ``UserWarning`` counts them.
             candidates: optional 1-D array of item indices to rank among (e.g. the cold items);
                 target pairs outside it are dropped, and users left without a positive skipped.
+                Default: the evaluator's own ``candidates`` (None: all items).
             popularity_from: a part (usually train) to count item popularity from; when given,
                 ``coverage@K`` (over the ranked catalogue), ``gini@K`` and ``avg_pop@K`` are
                 added to ``mean``.
@@ -239,6 +246,8 @@ class FullRankingEvaluator:
         if popularity_from is not None:
             _check_part(popularity_from, target, "popularity_from")
         n_users, n_items = target.num_users, target.num_items
+        if candidates is None:
+            candidates = self.candidates
 
         # ---- candidate columns: column c ranks item cand[c]
         if candidates is None:
