@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import pandas as pd
-import pytest
+# The test graphs are tiny: intra-op threads buy nothing, and on a shared runner OpenMP barrier
+# waits for a busy second core slow small sparse ops down many times. Set before torch loads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from kgrec.data.dataset import RecDataset
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from kgrec.data.dataset import RecDataset  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    torch.set_num_threads(1)
     config.addinivalue_line("markers", "shared: reads real data from ../shared (skipped where it is absent)")
 
 
