@@ -317,3 +317,54 @@ def test_writers(tmp_path: Path) -> None:
     assert path.read_text() == "x\ty\na\t1\nb\t2\n"
     write_rows(path, [np.array([], dtype=object)], sep="\t")
     assert path.read_text() == ""
+
+
+# ---------------------------------------------------------------------- the C-parser fast path
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_CELL = st.one_of(
+    st.integers(-(2**63), 2**63 - 1).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.text(alphabet=st.characters(blacklist_characters="\t\n\r", blacklist_categories=("Cs",)), max_size=6),
+    st.sampled_from(["", " 7", "+3", "1_000", "1e3", "0x1F", '"q"', "nan", "-0.0", "\u00a0"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(_CELL, _CELL, _CELL), min_size=1, max_size=8))
+def test_fast_path_agrees_with_the_checked_path(tmp_path_factory, rows) -> None:
+    """Whatever the cells, the fast C-parser path yields what the checked path yields (or
+    leaves the table to it): the same frame, or the same error, in both on_error modes."""
+    import kgrec.data.readers._lines as lines_module
+
+    path = tmp_path_factory.mktemp("fast") / "t.tsv"
+    path.write_text("\n".join("\t".join(r) for r in rows) + "\n", encoding="utf-8")
+
+    def outcome(on_error: str):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                table = read_table(path, COLUMNS, on_error=on_error)
+            except DataFormatError as exc:
+                return ("error", str(exc))
+        return ("ok", table.frame.to_dict("list"), table.skipped)
+
+    for mode in ("raise", "skip"):
+        fast = outcome(mode)
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(lines_module, "_clean_table_fast", lambda *a, **k: None)
+            slow = outcome(mode)
+        assert repr(fast) == repr(slow)
+
+
+def test_fast_path_is_taken_for_a_clean_file(tmp_path: Path, monkeypatch) -> None:
+    import kgrec.data.readers._lines as lines_module
+
+    calls = []
+    real = lines_module._clean_table_fast
+    monkeypatch.setattr(lines_module, "_clean_table_fast", lambda *a: calls.append(1) or real(*a))
+    table = read_table(write(tmp_path / "f.tsv", "u1\t3\t4.5\n\nu2\t7\t1\n"), COLUMNS)
+    assert calls == [1]
+    assert table.frame["item"].tolist() == [3, 7] and table.frame["_line"].tolist() == [1, 3]
+    assert table.frame["item"].dtype == np.int64 and table.frame["rating"].dtype == np.float64
