@@ -124,6 +124,29 @@ class _UserCSR:
         return row_pos, self.cols[starts + offsets]
 
 
+@dataclass(eq=False)
+class _Prepared:
+    """What :meth:`FullRankingEvaluator._prepare` builds for one (target, exclude, candidates)."""
+
+    target: RecDataset
+    exclude: tuple[RecDataset, ...]
+    candidates: np.ndarray | None
+    cand: np.ndarray
+    n_cols: int
+    relevant: _UserCSR
+    eval_users: np.ndarray
+    masked: _UserCSR
+    batches: dict[tuple[int, int], tuple[np.ndarray, ...]] = field(default_factory=dict)
+
+    def gather(self, start: int, users: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``(r_pos, r_col, m_pos, m_col)`` of the batch of ``users`` starting at ``start``."""
+        key = (start, users.size)
+        hit = self.batches.get(key)
+        if hit is None:
+            hit = self.batches[key] = (*self.relevant.gather(users), *self.masked.gather(users))
+        return hit
+
+
 def _check_part(part: RecDataset, target: RecDataset, what: str) -> None:
     if not isinstance(part, RecDataset):
         raise TypeError(f"{what} must be a RecDataset (got {type(part).__name__})")
@@ -196,6 +219,7 @@ class FullRankingEvaluator:
         self.seed = int(seed)
         self.sampled_negatives = None if sampled_negatives is None else int(sampled_negatives)
         self.candidates = None if candidates is None else np.asarray(candidates)
+        self._last: _Prepared | None = None
 
     def __repr__(self) -> str:
         return (
@@ -249,50 +273,8 @@ class FullRankingEvaluator:
         if candidates is None:
             candidates = self.candidates
 
-        # ---- candidate columns: column c ranks item cand[c]
-        if candidates is None:
-            cand = np.arange(n_items, dtype=np.int64)
-            col_of_item = cand
-        else:
-            cand = np.asarray(candidates)
-            if cand.ndim != 1 or cand.size == 0 or not np.issubdtype(cand.dtype, np.integer):
-                raise ValueError(
-                    "candidates must be a non-empty 1-D integer array of item indices "
-                    f"(got dtype {cand.dtype}, shape {cand.shape})"
-                )
-            cand = cand.astype(np.int64)
-            if cand.min() < 0 or cand.max() >= n_items:
-                raise ValueError(
-                    f"candidates must be item indices in [0, {n_items}) "
-                    f"(got min {cand.min()}, max {cand.max()})"
-                )
-            if np.unique(cand).size != cand.size:
-                raise ValueError("candidates must not repeat an item")
-            col_of_item = np.full(n_items, -1, dtype=np.int64)
-            col_of_item[cand] = np.arange(cand.size, dtype=np.int64)
-        n_cols = int(cand.size)
-
-        # ---- relevant pairs (restricted to candidates) and masked pairs, grouped by user
-        tu, ti = _pairs(target)
-        tc = col_of_item[ti]
-        keep = tc >= 0
-        tu, tc = tu[keep], tc[keep]
-        relevant = _UserCSR(tu, tc, n_users)
-        eval_users = np.flatnonzero(relevant.counts > 0)
-        if eval_users.size == 0:
-            where = " among the candidates" if candidates is not None else ""
-            raise ValueError(
-                f"no user has a positive in target{where} (got {len(target.interactions)} "
-                "target interactions); nothing to evaluate"
-            )
-        if exclude:
-            eu = np.concatenate([_pairs(p)[0] for p in exclude])
-            ec = col_of_item[np.concatenate([_pairs(p)[1] for p in exclude])]
-            keep = ec >= 0
-            eu, ec = eu[keep], ec[keep]
-        else:
-            eu = ec = np.empty(0, dtype=np.int64)
-        masked = _UserCSR(eu, ec, n_users)
+        prep = self._prepare(target, tuple(exclude), candidates)
+        cand, n_cols, relevant, eval_users = prep.cand, prep.n_cols, prep.relevant, prep.eval_users
         overlap = 0  # target pairs that are also masked, counted per batch below
         if self.sampled_negatives is not None:
             warnings.warn(
@@ -334,10 +316,9 @@ class FullRankingEvaluator:
                     scores.index_select(1, cand_t) if candidates is not None else scores.clone()
                 )
 
-                r_pos, r_col = relevant.gather(users)
+                r_pos, r_col, m_pos, m_col = prep.gather(start, users)
                 rel = torch.zeros(users.size, n_cols, dtype=torch.bool, device=device)
                 rel[torch.from_numpy(r_pos).to(device), torch.from_numpy(r_col).to(device)] = True
-                m_pos, m_col = masked.gather(users)
                 m_pos_t = torch.from_numpy(m_pos).to(device)
                 m_col_t = torch.from_numpy(m_col).to(device)
                 overlap += int(rel[m_pos_t, m_col_t].sum())
@@ -402,6 +383,70 @@ class FullRankingEvaluator:
             protocol=protocol,
             seconds=time.perf_counter() - t0,
         )
+
+    # ------------------------------------------------------------------ index structures
+    def _prepare(
+        self, target: RecDataset, exclude: tuple[RecDataset, ...], candidates: np.ndarray | None
+    ) -> _Prepared:
+        """Candidate columns and the relevant / masked pairs grouped by user, reused while the
+        same (target, exclude, candidates) objects come back (the fit loop's every epoch).
+        Parts are treated as immutable."""
+        last = self._last
+        if (
+            last is not None
+            and last.target is target
+            and last.candidates is candidates
+            and len(last.exclude) == len(exclude)
+            and all(a is b for a, b in zip(last.exclude, exclude, strict=True))
+        ):
+            return last
+        n_users, n_items = target.num_users, target.num_items
+        # ---- candidate columns: column c ranks item cand[c]
+        if candidates is None:
+            cand = np.arange(n_items, dtype=np.int64)
+            col_of_item = cand
+        else:
+            cand = np.asarray(candidates)
+            if cand.ndim != 1 or cand.size == 0 or not np.issubdtype(cand.dtype, np.integer):
+                raise ValueError(
+                    "candidates must be a non-empty 1-D integer array of item indices "
+                    f"(got dtype {cand.dtype}, shape {cand.shape})"
+                )
+            cand = cand.astype(np.int64)
+            if cand.min() < 0 or cand.max() >= n_items:
+                raise ValueError(
+                    f"candidates must be item indices in [0, {n_items}) "
+                    f"(got min {cand.min()}, max {cand.max()})"
+                )
+            if np.unique(cand).size != cand.size:
+                raise ValueError("candidates must not repeat an item")
+            col_of_item = np.full(n_items, -1, dtype=np.int64)
+            col_of_item[cand] = np.arange(cand.size, dtype=np.int64)
+        n_cols = int(cand.size)
+
+        # ---- relevant pairs (restricted to candidates) and masked pairs, grouped by user
+        tu, ti = _pairs(target)
+        tc = col_of_item[ti]
+        keep = tc >= 0
+        tu, tc = tu[keep], tc[keep]
+        relevant = _UserCSR(tu, tc, n_users)
+        eval_users = np.flatnonzero(relevant.counts > 0)
+        if eval_users.size == 0:
+            where = " among the candidates" if candidates is not None else ""
+            raise ValueError(
+                f"no user has a positive in target{where} (got {len(target.interactions)} "
+                "target interactions); nothing to evaluate"
+            )
+        if exclude:
+            eu = np.concatenate([_pairs(p)[0] for p in exclude])
+            ec = col_of_item[np.concatenate([_pairs(p)[1] for p in exclude])]
+            keep = ec >= 0
+            eu, ec = eu[keep], ec[keep]
+        else:
+            eu = ec = np.empty(0, dtype=np.int64)
+        masked = _UserCSR(eu, ec, n_users)
+        self._last = _Prepared(target, exclude, candidates, cand, n_cols, relevant, eval_users, masked)
+        return self._last
 
     # ------------------------------------------------------------------ sampled protocol
     def _sampled_allowed(
