@@ -28,13 +28,15 @@ and the knowledge triples (every relation >= 2, for TransR) are one contiguous s
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from kgrec.graph.links import memoised
+from kgrec.graph.memo import _MEMO  # noqa: F401  (the shared memo, inspected by tests)
 
 __all__ = ["CollaborativeKG", "collaborative_kg"]
 
@@ -138,21 +140,6 @@ class CollaborativeKG:
         )
 
 
-# id(graph) -> (weakref to graph, the graph tensors it was built from, the CKG)
-_MEMO: dict[int, tuple[weakref.ref, tuple[Tensor, ...], CollaborativeKG]] = {}
-
-
-def _sources(graph: Any) -> tuple[Tensor, ...]:
-    return (
-        graph[INTERACTS].edge_index,
-        graph["item"].entity_index,
-        graph[KG].edge_index,
-        graph[KG].edge_type,
-        graph[USER_ENTITY].edge_index,
-        graph[USER_ENTITY].edge_type,
-    )
-
-
 def collaborative_kg(graph: Any) -> CollaborativeKG:
     """The CKG of a ``kgrec.graph.build_graph`` graph, built once per graph object (memoised).
 
@@ -164,40 +151,7 @@ def collaborative_kg(graph: Any) -> CollaborativeKG:
         ValueError: the graph lacks the node / edge types ``build_graph`` creates, or an item is
             aligned to an entity id outside ``[0, num_entities)``.
     """
-    key = id(graph)
-    hit = _MEMO.get(key)
-    if hit is not None and hit[0]() is graph:
-        try:
-            current = _sources(graph)
-        except (KeyError, AttributeError):
-            current = ()
-        if len(current) == len(hit[1]) and all(
-            a is b for a, b in zip(current, hit[1], strict=True)
-        ):
-            return hit[2]
-    ckg, sources = _build(graph)
-    _MEMO[key] = (weakref.ref(graph), sources, ckg)
-    weakref.finalize(graph, _forget, key, ckg)
-    return ckg
-
-
-def _forget(key: int, ckg: CollaborativeKG) -> None:
-    hit = _MEMO.get(key)
-    if hit is not None and hit[2] is ckg:
-        del _MEMO[key]
-
-
-def _require(graph: Any) -> None:
-    node_types = set(getattr(graph, "node_types", ()))
-    edge_types = set(getattr(graph, "edge_types", ()))
-    missing = [t for t in ("user", "item", "entity") if t not in node_types]
-    missing += [str(t) for t in (INTERACTS, KG, USER_ENTITY) if t not in edge_types]
-    if missing or "entity_index" not in graph["item"]:
-        what = missing or ["item.entity_index"]
-        raise ValueError(
-            f"expected a graph from kgrec.graph.build_graph(train) (got one without {what}); "
-            "build it with build_graph"
-        )
+    return memoised(graph, "collaborative_kg", lambda: _build(graph))
 
 
 def _stable_order(keys: np.ndarray) -> np.ndarray:
@@ -211,9 +165,15 @@ def _stable_order(keys: np.ndarray) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
-def _build(graph: Any) -> tuple[CollaborativeKG, tuple[Tensor, ...]]:
-    _require(graph)
-    sources = _sources(graph)
+def _build(graph: Any) -> CollaborativeKG:
+    sources = (
+        graph[INTERACTS].edge_index,
+        graph["item"].entity_index,
+        graph[KG].edge_index,
+        graph[KG].edge_type,
+        graph[USER_ENTITY].edge_index,
+        graph[USER_ENTITY].edge_type,
+    )
     device = sources[0].device
     ui, entity_index, kg_index, kg_type, ua_index, ua_type = (
         t.detach().cpu().numpy().astype(np.int64, copy=False) for t in sources
@@ -287,4 +247,4 @@ def _build(graph: Any) -> tuple[CollaborativeKG, tuple[Tensor, ...]]:
         user_relation_ids=tensor(user_rel_ids),
         num_interaction_edges=num_interaction_edges,
     )
-    return ckg, sources
+    return ckg

@@ -20,13 +20,14 @@ attributes are the tails of its ``(user, has, entity)`` links.
 from __future__ import annotations
 
 import warnings
-import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from kgrec.graph.memo import memoised as _memoised
 
 __all__ = [
     "MIN_LINKS",
@@ -43,21 +44,6 @@ KG = ("entity", "relates", "entity")
 USER_ENTITY = ("user", "has", "entity")
 
 
-# ---------------------------------------------------------------------- memo
-# id(graph) -> (weak reference to the graph, the source tensors, {key: value})
-_MEMO: dict[int, tuple[weakref.ref, tuple[Tensor, ...], dict[Hashable, Any]]] = {}
-
-
-def _sources(graph: Any) -> tuple[Tensor, ...]:
-    return (
-        graph[INTERACTS].edge_index,
-        graph["item"].entity_index,
-        graph[KG].edge_index,
-        graph[KG].edge_type,
-        graph[USER_ENTITY].edge_index,
-    )
-
-
 def _require(graph: Any) -> None:
     node_types = set(getattr(graph, "node_types", ()))
     edge_types = set(getattr(graph, "edge_types", ()))
@@ -72,36 +58,15 @@ def _require(graph: Any) -> None:
         )
 
 
-def _forget(key: int, table: dict[Hashable, Any]) -> None:
-    hit = _MEMO.get(key)
-    if hit is not None and hit[2] is table:
-        del _MEMO[key]
-
-
 def memoised(graph: Any, key: Hashable, build: Callable[[], Any]) -> Any:
-    """``build()``, computed once per ``(graph object, key)`` and kept while ``graph`` lives.
+    """``build()``, once per ``(graph object, key)`` (:func:`kgrec.graph.memo.memoised`), for a
+    graph from ``build_graph``.
 
     Replacing one of the graph's edge tensors (``graph[...].edge_index = ...``) drops the cached
     values; modifying a tensor in place does not: treat graphs as immutable.
     """
     _require(graph)
-    gid = id(graph)
-    sources = _sources(graph)
-    hit = _MEMO.get(gid)
-    if (
-        hit is None
-        or hit[0]() is not graph
-        or len(hit[1]) != len(sources)
-        or not all(a is b for a, b in zip(hit[1], sources, strict=True))
-    ):
-        table: dict[Hashable, Any] = {}
-        _MEMO[gid] = (weakref.ref(graph), sources, table)
-        weakref.finalize(graph, _forget, gid, table)
-    else:
-        table = hit[2]
-    if key not in table:
-        table[key] = build()
-    return table[key]
+    return _memoised(graph, key, build)
 
 
 def _csr(rows: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:

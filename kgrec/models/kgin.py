@@ -9,7 +9,6 @@ users aggregate the items they interacted with, modulated by their intents.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kgrec.graph.memo import memoised
 from kgrec.models.base import Batch, Encoder, init_embedding
 from kgrec.models.registry import register_encoder
 
@@ -397,45 +397,10 @@ def _build_structure(graph: Any) -> _KGINGraph:
     )
 
 
-# id(graph) -> (weakref to graph, the graph tensors it was built from, the structure)
-_MEMO: dict[int, tuple[weakref.ref, tuple[Tensor, ...], _KGINGraph]] = {}
-
-
-def _sources(graph: Any) -> tuple[Tensor, ...]:
-    try:
-        return (
-            graph[INTERACTS].edge_index,
-            graph["item"].entity_index,
-            graph[KG].edge_index,
-            graph[KG].edge_type,
-        )
-    except (KeyError, AttributeError):
-        return ()
-
-
 def _structure(graph: Any) -> _KGINGraph:
     """KGIN's sparse matrices for ``graph``, built once per graph object (memoised while the
     graph lives; replacing one of its edge tensors triggers a rebuild)."""
-    key = id(graph)
-    hit = _MEMO.get(key)
-    current = _sources(graph)
-    if (
-        hit is not None
-        and hit[0]() is graph
-        and len(current) == len(hit[1])
-        and all(a is b for a, b in zip(current, hit[1], strict=True))
-    ):
-        return hit[2]
-    st = _build_structure(graph)
-    _MEMO[key] = (weakref.ref(graph), current, st)
-    weakref.finalize(graph, _forget, key, st)
-    return st
-
-
-def _forget(key: int, st: _KGINGraph) -> None:
-    hit = _MEMO.get(key)
-    if hit is not None and hit[2] is st:
-        del _MEMO[key]
+    return memoised(graph, "kgin", lambda: _build_structure(graph))
 
 
 # ---------------------------------------------------------------------------------------------
