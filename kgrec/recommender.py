@@ -66,6 +66,9 @@ class Recommender:
         epochs, batch_size, lr, reg_weight, patience, metric, seed: the fit loop's settings
             (:func:`kgrec.train.fit`); ``None`` takes the encoder's own default
             (``Encoder.fit_defaults``), then the loop's.
+        loss, num_negatives: the ranking loss (``"bpr"``, ``"softmax"``, ``"sampled_softmax"``
+            or ``{"name": ..., "temperature": ...}``) and negatives per positive
+            (:func:`kgrec.train.fit`). With ``"softmax"`` raise ``reg_weight`` (MF: 0.1).
         ks: cut-offs reported by :meth:`evaluate` and used for validation.
         valid_candidates: the items validation ranks among in the fit loop: ``"all"``,
             ``"cold"`` (items without a training interaction) or ``"auto"`` (default: ``"cold"``
@@ -92,6 +95,8 @@ class Recommender:
         lr: float | None = None,
         reg_weight: float | None = None,
         patience: int | None = None,
+        loss: str | dict[str, Any] | None = None,
+        num_negatives: int | None = None,
         metric: str = "ndcg@20",
         seed: int = 2026,
         ks: Sequence[int] = (10, 20),
@@ -125,10 +130,17 @@ class Recommender:
         self.fit_options = {
             k: v
             for k, v in dict(
-                epochs=epochs, batch_size=batch_size, lr=lr, reg_weight=reg_weight, patience=patience
+                epochs=epochs, batch_size=batch_size, lr=lr, reg_weight=reg_weight, patience=patience,
+                loss=loss, num_negatives=num_negatives,
             ).items()
             if v is not None
-        }
+        }  # fmt: skip
+        if loss is not None:
+            from kgrec.scoring.losses import get_ranking_loss
+
+            get_ranking_loss(loss)  # a wrong name or option fails here, not after the set-up
+            if self.model not in ENCODERS:
+                raise ValueError(f"loss= applies to graph encoders, not to the {self.model!r} baseline")
         self.metric = metric
         self.seed = seed
         self.ks = tuple(int(k) for k in ks)

@@ -97,3 +97,19 @@ def test_cold_split_validates_among_cold_items() -> None:
     # already well above 0 (among all items, cold items rank below every warm one)
     rec.fit(split.train, valid=split.valid)
     assert rec.history_["valid_ndcg@20"].iloc[0] > 0
+
+
+def test_softmax_loss_through_the_recommender(tmp_path, split) -> None:
+    rec = Recommender("mf", epochs=3, progress=False, loss={"name": "softmax", "temperature": 0.5},
+                      reg_weight=0.05)  # fmt: skip
+    rec.fit(split.train, valid=split.valid)
+    assert "softmax" in rec.history_.columns and "bpr" not in rec.history_.columns
+    rec.save(tmp_path / "m")
+    back = Recommender.load(tmp_path / "m")
+    assert back.config()["loss"] == {"name": "softmax", "temperature": 0.5}
+    with pytest.raises(ValueError, match="unknown loss 'warp'"):
+        Recommender("mf", loss="warp")
+    with pytest.raises(ValueError, match="not to the 'ease' baseline"):
+        Recommender("ease", loss="softmax")
+    with pytest.raises(ValueError, match="draws no negatives"):
+        Recommender("mf", epochs=1, loss="softmax", sampler="dns", progress=False).fit(split.train)

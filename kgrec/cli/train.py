@@ -25,6 +25,8 @@ HYPER_FLAGS: dict[str, tuple[type, str]] = {
     "lr": (float, "Adam learning rate"),
     "reg_weight": (float, "L2 weight on the batch's ego embeddings"),
     "patience": (int, "epochs without validation improvement before stopping"),
+    "loss": (str, "ranking loss of graph encoders: bpr, softmax, sampled_softmax"),
+    "num_negatives": (int, "negatives drawn per positive (bpr, sampled_softmax)"),
     "embedding_dim": (int, "embedding size of graph encoders"),
     "num_layers": (int, "propagation layers of graph encoders"),
     "l2": (float, "EASE regularisation"),

@@ -2,7 +2,17 @@
 
 from kgrec.scoring.contrastive import SGLLoss, SimGCLLoss, edge_dropout_view, info_nce
 from kgrec.scoring.head import MFHead
-from kgrec.scoring.losses import LossTerm, bpr_loss, l2_reg
+from kgrec.scoring.losses import (
+    RANKING_LOSSES,
+    BPRLoss,
+    LossTerm,
+    RankingLoss,
+    SampledSoftmaxLoss,
+    SoftmaxLoss,
+    bpr_loss,
+    get_ranking_loss,
+    l2_reg,
+)
 from kgrec.scoring.samplers import (
     SAMPLERS,
     DynamicNegativeSampler,
@@ -17,7 +27,9 @@ from kgrec.scoring.samplers import (
 )
 
 __all__ = [
+    "RANKING_LOSSES",
     "SAMPLERS",
+    "BPRLoss",
     "DynamicNegativeSampler",
     "LossTerm",
     "MFHead",
@@ -26,11 +38,15 @@ __all__ = [
     "PairScorer",
     "PopularitySampler",
     "PositiveIndex",
+    "RankingLoss",
+    "SampledSoftmaxLoss",
     "SGLLoss",
     "SimGCLLoss",
+    "SoftmaxLoss",
     "UniformSampler",
     "bpr_loss",
     "edge_dropout_view",
+    "get_ranking_loss",
     "get_sampler",
     "info_nce",
     "l2_reg",

@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from torch import Tensor
 from kgrec.data.dataset import RecDataset
 from kgrec.models.base import Batch, Encoder
 from kgrec.scoring.head import MFHead
-from kgrec.scoring.losses import LossTerm, bpr_loss, l2_reg
+from kgrec.scoring.losses import BPRLoss, LossTerm, RankingLoss, get_ranking_loss, l2_reg
 from kgrec.scoring.samplers import NegativeSampler, UniformSampler
 from kgrec.train.callbacks import Callback, Checkpoint, CSVLogger, EarlyStopping, load_checkpoint
 
@@ -33,7 +33,7 @@ CHECKPOINT_FORMAT = 1
 # Config entries a resumed run must share with the checkpoint (``epochs`` may grow).
 _RESUME_KEYS = (
     "encoder", "num_users", "num_items", "num_pairs", "batch_size", "lr", "reg_weight",
-    "patience", "metric", "seed", "sampler", "validate", "losses",
+    "patience", "metric", "seed", "sampler", "validate", "losses", "loss", "num_negatives",
 )  # fmt: skip
 
 
@@ -43,10 +43,12 @@ class TrainState:
 
     Attributes:
         epoch: the last completed epoch (0-based), -1 before the first.
-        history: one record per epoch: ``epoch``, ``loss``, ``bpr``, ``reg``, ``aux``,
+        history: one record per epoch: ``epoch``, ``loss``, the ranking loss (``bpr`` or the
+            :attr:`loss`'s name), ``reg``, ``aux``,
             ``seconds`` and, when validating, ``eval_seconds`` and ``valid_<metric>`` per metric.
         stop: set by early stopping or any callback to end training after this epoch.
         losses: the extra :class:`~kgrec.scoring.LossTerm` s (each adds a history column).
+        loss: the ranking loss; num_negatives: negatives drawn per positive.
         epoch_info: filled by callbacks' ``on_epoch_start`` (e.g. a schedule's value), merged
             into the epoch's record; cleared before each epoch.
     """
@@ -64,6 +66,8 @@ class TrainState:
     stop: bool = False
     stop_reason: str | None = None
     losses: list[LossTerm] = field(default_factory=list)
+    loss: RankingLoss = field(default_factory=BPRLoss)
+    num_negatives: int = 1
     epoch_info: dict[str, float] = field(default_factory=dict)
 
     def history_frame(self) -> pd.DataFrame:
@@ -236,18 +240,21 @@ def fit(
     progress: bool | None = None,
     callbacks: Sequence[Callback] = (),
     losses: Sequence[LossTerm] = (),
+    loss: str | Mapping[str, Any] | RankingLoss = "bpr",
+    num_negatives: int = 1,
 ) -> pd.DataFrame:
-    """Train ``encoder`` on ``train``'s pairs with BPR; the same loop for every encoder.
+    """Train ``encoder`` on ``train``'s pairs (BPR by default); the same loop for every encoder.
 
     Each epoch shuffles the training pairs (a ``torch.Generator`` seeded with ``seed``), and for
-    each batch of ``batch_size`` ``(user, positive)`` pairs draws one negative per pair with
-    ``sampler`` (default :class:`~kgrec.scoring.UniformSampler`), runs the full-graph forward
-    ``encoder(graph)`` and takes an Adam step on
+    each batch of ``batch_size`` ``(user, positive)`` pairs draws ``num_negatives`` negatives per
+    pair with ``sampler`` (default :class:`~kgrec.scoring.UniformSampler`), runs the full-graph
+    forward ``encoder(graph)`` and takes an Adam step on
 
-        ``L = BPR(s(u, i+), s(u, i-)) + reg_weight * l2_reg(encoder.reg_params(batch), B)
+        ``L = loss(s; batch) + reg_weight * l2_reg(encoder.reg_params(batch), B)
         + encoder.aux_loss(graph, batch) + Σ_t losses[t](...)``
 
-    with ``s(u, i) = <user_emb[u], item_emb[i]>`` (:class:`~kgrec.scoring.MFHead`). With
+    with ``s(u, i) = <user_emb[u], item_emb[i]>`` (:class:`~kgrec.scoring.MFHead`) and the
+    ranking loss ``BPR(s(u, i+), s(u, i-))`` by default. With
     ``valid``, after each epoch ``evaluator.evaluate(score_fn, target=valid, exclude=[train])``
     (default ``FullRankingEvaluator(ks=(10, 20))``) gives ``valid_<metric>``; training stops after
     ``patience`` epochs without improvement of ``metric`` and the best epoch's weights are loaded
@@ -279,6 +286,12 @@ def fit(
         losses: extra :class:`~kgrec.scoring.LossTerm` s added to every batch's loss (e.g.
             :class:`~kgrec.scoring.SGLLoss`); each gets a history column named after it, and
             its state goes into checkpoints.
+        loss: the ranking loss (:data:`~kgrec.scoring.RANKING_LOSSES`): ``"bpr"`` (default),
+            ``"softmax"`` (each positive against the whole catalogue; no negatives are drawn,
+            so ``sampler`` must stay unset) or ``"sampled_softmax"``, as a name,
+            ``{"name": ..., "temperature": ...}`` or a :class:`~kgrec.scoring.RankingLoss`.
+            Its epoch mean is the history column named after it (``bpr``, ``softmax``, ...).
+        num_negatives: negatives drawn per positive (default 1; BPR averages over them).
 
     Returns:
         The history, one row per epoch (see :class:`TrainState`); ``.attrs`` holds
@@ -291,6 +304,14 @@ def fit(
         )
     if evaluator is not None and valid is None:
         raise ValueError("an evaluator was given without valid data; pass valid=... as well")
+    loss = get_ranking_loss(loss)
+    if num_negatives < 1:
+        raise ValueError(f"expected num_negatives >= 1 (got {num_negatives})")
+    if not loss.uses_negatives and sampler is not None:
+        raise ValueError(
+            f"loss {loss.name!r} ranks every positive against the whole catalogue and draws no "
+            f"negatives; drop the sampler ({type(sampler).__name__}) or use loss='sampled_softmax'"
+        )
     if not isinstance(encoder, Encoder):
         raise TypeError(f"expected a kgrec.models.Encoder (got {type(encoder).__name__})")
     num_users, num_items = graph["user"].num_nodes, graph["item"].num_nodes
@@ -342,6 +363,10 @@ def fit(
             raise TypeError(f"expected kgrec.scoring.LossTerm objects in losses (got {type(term).__name__})")
     if losses:  # absent otherwise, so checkpoints written before this option still resume
         config["losses"] = [type(t).__qualname__ for t in losses]
+    if loss.name != "bpr":  # likewise
+        config["loss"] = loss.config()
+    if num_negatives != 1:
+        config["num_negatives"] = int(num_negatives)
     generator = torch.Generator().manual_seed(int(seed))
     optimizer = _adam(encoder, lr)
     state = TrainState(
@@ -354,6 +379,8 @@ def fit(
         callbacks=all_callbacks,
         early_stopping=early,
         losses=losses,
+        loss=loss,
+        num_negatives=int(num_negatives),
     )
 
     with torch.random.fork_rng(devices=_cuda_devices(encoder)):
@@ -452,30 +479,32 @@ def _train_epoch(
     encoder.train()
     t0 = time.perf_counter()
     perm = torch.randperm(len(pairs_user), generator=gen)
-    sums = torch.zeros(4 + len(terms), dtype=torch.float64, device=device)  # loss, bpr, reg, aux, terms
+    ranking = state.loss
+    sums = torch.zeros(4 + len(terms), dtype=torch.float64, device=device)  # loss, ranking, reg, aux, terms
     zero = torch.zeros((), device=device)
     num_batches = 0
     for start in range(0, len(perm), batch_size):
         idx = perm[start : start + batch_size]
         users = pairs_user[idx]
         pos = pairs_item[idx]
-        if needs_scores:
+        draw = users if state.num_negatives == 1 else users.unsqueeze(1).expand(-1, state.num_negatives)
+        if not ranking.uses_negatives:
+            neg = users.new_empty((len(users), 0))
+            user_emb, item_emb = encoder(graph)
+        elif needs_scores:
             # hard-negative samplers score candidates with the batch's own forward (detached)
             user_emb, item_emb = encoder(graph)
             neg = sampler.sample(
-                users, num_items, gen, score_pairs=_pair_scorer(head, user_emb, item_emb, device)
+                draw, num_items, gen, score_pairs=_pair_scorer(head, user_emb, item_emb, device)
             )
         else:
-            neg = sampler.sample(users, num_items, gen)
+            neg = sampler.sample(draw, num_items, gen)
             user_emb, item_emb = encoder(graph)
         batch = Batch(users.to(device), pos.to(device), neg.to(device))
-        # Score positives and negatives with one gather per table (cheaper backward).
-        cand = torch.cat([batch.pos_items.view(-1, 1), batch.neg_items.view(len(users), -1)], 1)
-        scores = head.pair_scores(user_emb, item_emb, batch.users, cand)  # [B, 1 + n]
-        bpr = bpr_loss(scores[:, 0], scores[:, 1:])
+        rank_loss = ranking(head=head, user_emb=user_emb, item_emb=item_emb, batch=batch)
         reg = l2_reg(encoder.reg_params(batch), len(users)).to(device) if reg_weight else zero
         aux = encoder.aux_loss(graph, batch)
-        loss = bpr + reg_weight * reg
+        loss = rank_loss + reg_weight * reg
         if aux is not None:
             loss = loss + aux
         extra = []
@@ -491,7 +520,7 @@ def _train_epoch(
             loss.backward()
             optimizer.step()
         with torch.no_grad():
-            parts = [loss, bpr, reg, aux if aux is not None else zero, *extra]
+            parts = [loss, rank_loss, reg, aux if aux is not None else zero, *extra]
             sums += torch.stack([p.detach().to(device).reshape(()) for p in parts]).double()
         num_batches += 1
     means = (sums / max(num_batches, 1)).tolist()
@@ -503,7 +532,7 @@ def _train_epoch(
     record: dict[str, float] = {
         "epoch": epoch,
         "loss": means[0],
-        "bpr": means[1],
+        ranking.name: means[1],
         "reg": means[2],
         "aux": means[3],
     }

@@ -100,6 +100,22 @@ def test_train_attribute_flags_reach_the_model(tmp_path, processed, capsys) -> N
     assert json.loads((run2 / "metrics.json").read_text())["config"]["attributes"] is False
 
 
+def test_train_loss_flags_and_config_table(tmp_path, processed, capsys) -> None:
+    run = tmp_path / "run"
+    flags = ["--loss", "sampled_softmax", "--num-negatives", "8", "--epochs", "2", "--no-progress"]
+    assert main(["train", str(processed), "--model", "mf", "--out", str(run), *flags]) == 0
+    config = json.loads((run / "metrics.json").read_text())["config"]
+    assert (config["loss"], config["num_negatives"]) == ("sampled_softmax", 8)
+    table = tmp_path / "c.toml"
+    table.write_text('reg_weight = 0.05\n[loss]\nname = "softmax"\ntemperature = 0.5\n')
+    run2 = tmp_path / "run2"
+    assert main(["train", str(processed), "--model", "mf", "--out", str(run2), "--config", str(table),
+                 "--epochs", "1", "--no-progress"]) == 0  # fmt: skip
+    metrics = json.loads((run2 / "metrics.json").read_text())
+    assert metrics["config"]["loss"] == {"name": "softmax", "temperature": 0.5}
+    assert "softmax" in metrics["history"][0]
+
+
 def test_demo_prints_the_comparison_table(tmp_path, capsys) -> None:
     assert main(["demo", "--models", "pop", "ease", "random", "--no-progress", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

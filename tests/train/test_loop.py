@@ -12,6 +12,7 @@ import torch
 from kgrec.data.dataset import RecDataset
 from kgrec.graph import build_graph
 from kgrec.models import MF, Batch, LightGCN
+from kgrec.scoring import UniformSampler
 from kgrec.train import Callback, fit, load_checkpoint, make_score_fn
 
 TIMING = ["seconds", "eval_seconds"]
@@ -285,3 +286,46 @@ def test_progress_bar_and_logging(split, caplog, capsys):
     epochs = [r for r in caplog.records if r.getMessage().startswith("epoch ")]
     assert len(epochs) == 2 and "valid ndcg@5" in epochs[0].getMessage()
     assert "fit MF" in capsys.readouterr().err
+
+
+class RecordingSampler(UniformSampler):
+    """A uniform sampler that remembers the shape of every request."""
+
+    def __init__(self, train) -> None:
+        super().__init__(train)
+        self.shapes: list[tuple[int, ...]] = []
+
+    def sample(self, users, num_items, generator):
+        self.shapes.append(tuple(users.shape))
+        return super().sample(users, num_items, generator)
+
+
+def test_softmax_loss_trains_without_negatives(split, tmp_path):
+    train, valid, graph = split
+    hist = fit(new_mf(graph), graph, train, valid=valid, evaluator=RecallEvaluator(k=5), epochs=6,
+               metric="recall@5", loss={"name": "softmax", "temperature": 0.5}, reg_weight=1e-2,
+               run_dir=tmp_path, **KW)  # fmt: skip
+    assert list(hist.columns)[:5] == ["epoch", "loss", "softmax", "reg", "aux"]
+    np.testing.assert_allclose(hist["loss"], hist["softmax"] + 1e-2 * hist["reg"], rtol=1e-6)
+    # 40 items, 10 positives a user: the ideal cross-entropy is log(10), a uniform model's log(40)
+    assert hist["softmax"].iloc[-1] < min(hist["softmax"].iloc[0] - 0.5, np.log(40) - 0.5)
+    # the taste groups are found: recall@5 is 5/32 at random, 5/12 for a random item of the block
+    assert hist["valid_recall@5"].max() > 0.35
+    # a checkpoint remembers the loss: another loss does not resume it
+    with pytest.raises(ValueError, match=r"loss: saved \{'name': 'softmax', 'temperature': 0.5\} vs now None"):
+        fit(new_mf(graph), graph, train, valid=valid, evaluator=RecallEvaluator(k=5), epochs=7,
+            metric="recall@5", reg_weight=1e-2, run_dir=tmp_path, **KW)  # fmt: skip
+    with pytest.raises(ValueError, match="draws no negatives; drop the sampler"):
+        fit(new_mf(graph), graph, train, epochs=1, loss="softmax", sampler=UniformSampler(train), **KW)
+
+
+def test_num_negatives_reach_the_sampler_and_the_loss(split):
+    train, _, graph = split
+    sampler = RecordingSampler(train)
+    hist = fit(new_mf(graph), graph, train, epochs=2, sampler=sampler, num_negatives=4,
+               loss="sampled_softmax", **KW)  # fmt: skip
+    assert {s[1] for s in sampler.shapes} == {4} and sampler.shapes[0] == (64, 4)
+    assert "sampled_softmax" in hist.columns
+    assert hist["sampled_softmax"].iloc[0] < np.log(5) + 0.1  # 1 positive among 5 candidates
+    with pytest.raises(ValueError, match="num_negatives >= 1"):
+        fit(new_mf(graph), graph, train, epochs=1, num_negatives=0, **KW)
