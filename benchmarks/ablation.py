@@ -11,6 +11,9 @@ is registered), over ``--seeds`` seeds, and compared with the plain model of the
 - ``lr_warmup_cosine`` (5 warm-up epochs, cosine decay),
 - ``sgl`` (edge-dropout views, weight 0.02), ``simgcl`` (noise views on the output, weight
   0.01; see ``kgrec.scoring.contrastive`` for the deviation from the paper),
+- ``softmax`` (the full softmax ranking loss instead of BPR, with the encoder's
+  ``loss_fit_defaults``), ``softmax_d256`` (MF only: the same at embedding 256, a candidate
+  for the best configuration rather than a like-for-like technique),
 Technique settings (weights of the contrastive terms, DNS candidates, learning rates) were
 chosen on valid NDCG@20 in short single-seed trials; the test part never chose anything.
 
@@ -72,6 +75,8 @@ TECHNIQUES: dict[str, tuple[tuple[str, ...] | None, dict[str, Any]]] = {
     "lr_warmup_cosine": (None, {"lr_schedule": {"name": "cosine", "warmup_epochs": 5, "total_epochs": 120}}),
     "sgl": (None, {"augment": {"name": "sgl", "weight": 0.02, "temperature": 0.2, "drop_ratio": 0.1}}),
     "simgcl": (None, {"augment": {"name": "simgcl", "weight": 0.01, "temperature": 0.2, "eps": 0.1}}),
+    "softmax": (None, {"loss": "softmax"}),
+    "softmax_d256": (("mf",), {"loss": "softmax", "embedding_dim": 256}),
 }  # fmt: skip
 
 #: per-model fit settings on top of the encoder's own ``fit_defaults`` (selected on valid

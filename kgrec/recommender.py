@@ -68,7 +68,8 @@ class Recommender:
             (``Encoder.fit_defaults``), then the loop's.
         loss, num_negatives: the ranking loss (``"bpr"``, ``"softmax"``, ``"sampled_softmax"``
             or ``{"name": ..., "temperature": ...}``) and negatives per positive
-            (:func:`kgrec.train.fit`). With ``"softmax"`` raise ``reg_weight`` (MF: 0.1).
+            (:func:`kgrec.train.fit`). Under a loss other than BPR the encoder's
+            ``loss_fit_defaults`` for it apply (MF and LightGCN: a larger ``reg_weight``).
         ks: cut-offs reported by :meth:`evaluate` and used for validation.
         valid_candidates: the items validation ranks among in the fit loop: ``"all"``,
             ``"cold"`` (items without a training interaction) or ``"auto"`` (default: ``"cold"``
@@ -229,7 +230,7 @@ class Recommender:
         cls = get_encoder(self.model)
         self._graph = build_graph(train)
         self._model = cls.from_data(self._graph, **self.hyper)
-        options = {**getattr(cls, "fit_defaults", {}), **self.fit_options}
+        options = {**cls.fit_defaults, **self._loss_defaults(cls), **self.fit_options}
         if self.recipe:
             from kgrec.train.recipe import build_training
 
@@ -255,6 +256,14 @@ class Recommender:
         )
         self._emb = None
         self._path_weights = None
+
+    def _loss_defaults(self, cls: type[Encoder]) -> dict[str, Any]:
+        """The encoder's fit defaults under the chosen ranking loss (``loss_fit_defaults``)."""
+        if "loss" not in self.fit_options:
+            return {}
+        from kgrec.scoring.losses import get_ranking_loss
+
+        return dict(cls.loss_fit_defaults.get(get_ranking_loss(self.fit_options["loss"]).name, {}))
 
     def _valid_evaluator(self, train: RecDataset, valid: RecDataset | None) -> FullRankingEvaluator | None:
         """The fit loop's validation evaluator (see ``valid_candidates``)."""

@@ -113,3 +113,19 @@ def test_softmax_loss_through_the_recommender(tmp_path, split) -> None:
         Recommender("ease", loss="softmax")
     with pytest.raises(ValueError, match="draws no negatives"):
         Recommender("mf", epochs=1, loss="softmax", sampler="dns", progress=False).fit(split.train)
+
+
+def test_loss_fit_defaults_apply_under_their_loss(tmp_path, split) -> None:
+    from kgrec.models import MF
+    from kgrec.train import load_checkpoint
+
+    def fitted_config(name: str, **kwargs) -> dict:
+        run = tmp_path / name
+        Recommender("mf", epochs=1, progress=False, run_dir=run, **kwargs).fit(split.train, valid=split.valid)
+        return load_checkpoint(run / "checkpoint.pt")["config"]
+
+    assert fitted_config("bpr")["reg_weight"] == MF.fit_defaults["reg_weight"]
+    softmax = fitted_config("softmax", loss="softmax")
+    expected = MF.loss_fit_defaults["softmax"]
+    assert (softmax["reg_weight"], softmax["batch_size"]) == (expected["reg_weight"], expected["batch_size"])
+    assert fitted_config("explicit", loss="softmax", reg_weight=0.5)["reg_weight"] == 0.5

@@ -38,9 +38,18 @@ class Encoder(torch.nn.Module, abc.ABC):
     through :meth:`aux_loss` and name the ego embeddings of a batch for the L2 penalty through
     :meth:`reg_params`. Hyper-parameters are keyword-only constructor arguments with defaults;
     sizes come from the graph in :meth:`from_data`.
+
+    Two optional class attributes give :class:`~kgrec.recommender.Recommender` the fit loop's
+    defaults for the encoder: ``fit_defaults`` (e.g. ``{"lr": 1e-3}``) and
+    ``loss_fit_defaults``, per ranking loss, on top of them (e.g. a larger ``reg_weight`` under
+    ``"softmax"``, whose scores are unbounded); a caller's explicit setting always wins.
     """
 
     out_channels: int
+    #: fit-loop settings this encoder trains well with (selected on a validation part)
+    fit_defaults: dict[str, Any] = {}
+    #: per ranking-loss name, settings that replace ``fit_defaults`` under that loss
+    loss_fit_defaults: dict[str, dict[str, Any]] = {}
 
     @abc.abstractmethod
     def forward(self, graph: Any) -> tuple[Tensor, Tensor]:
