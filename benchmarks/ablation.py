@@ -32,7 +32,9 @@ for the users on average over training randomness; it does not inflate n by pool
 Fusion: the best configuration of each model family (by mean valid NDCG@20, never test) plus
 EASE (l2 = 500) and ItemKNN (k = 200) are candidates; the three best by valid NDCG@20 are fused
 per seed (``kgrec.fusion.FusedRecommender``: z-scored linear weights tuned on valid by
-coordinate ascent, and weight-free RRF), and compared with the best single candidate.
+coordinate ascent, and weight-free RRF), and compared with the best single candidate. A last
+row fuses the same three once, each encoder member being the mean of its runs over all seeds
+(what a deployment that trains every seed would serve).
 
 Usage (from the repository root)::
 
@@ -162,11 +164,16 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
 
 
 class EmbeddingMember:
-    """A fitted encoder reduced to its embeddings (what the MF head scores with)."""
+    """A fitted encoder reduced to its embeddings (what the MF head scores with).
 
-    def __init__(self, path: str, train: Any, seen: list[Any]) -> None:
-        emb = torch.load(path, weights_only=True)
-        self.user, self.item = emb["user"], emb["item"]
+    Several runs (seeds) give the mean of their scores: ``mean_s <u_s, i_s>`` is the inner
+    product of the concatenated tables, the user side divided by the number of runs.
+    """
+
+    def __init__(self, paths: list[str], train: Any, seen: list[Any]) -> None:
+        embs = [torch.load(p, weights_only=True) for p in paths]
+        self.user = torch.cat([e["user"] for e in embs], 1) / len(embs)
+        self.item = torch.cat([e["item"] for e in embs], 1)
         self.train_data = train
         self._seen = seen
 
@@ -406,6 +413,15 @@ def main() -> None:
                             fmt_p(test["t_pvalue"]), fmt_p(test["wilcoxon_pvalue"]),
                             ", ".join(f"{x:.2f}" for x in w)])  # fmt: skip
         fusion_out[label] = {"test_ndcg@20": float(nd.mean()), "weights": w.tolist()}
+    # every seed of an encoder member as one model (the mean of its seeds' scores), then fused
+    label = f"fusion top-3, encoders averaged over {len(seeds)} seeds (linear)"
+    fused = _fuse(top3, candidates, summary, base_rows, split, seed=seeds[0], method="linear", all_seeds=True)
+    res = fused.evaluate(split.test, ks=(20,), metrics=("ndcg", "recall"))
+    test = paired_test(_result(res.per_user[["ndcg@20", "recall@20"]], {}), _result(best_users, {}), "ndcg@20")
+    fusion_rows.append([label, " + ".join(top3), fmt(res.mean["ndcg@20"]), fmt(res.mean["recall@20"]),
+                        f"{test['mean_diff']:+.4f}", fmt_p(test["t_pvalue"]), fmt_p(test["wilcoxon_pvalue"]),
+                        ", ".join(f"{x:.2f}" for x in fused.weights)])  # fmt: skip
+    fusion_out[label] = {"test_ndcg@20": float(res.mean["ndcg@20"]), "weights": list(map(float, fused.weights))}
     best_test = _candidate_test(candidates[best_single], summary, base_rows)
     fusion_rows.append(
         [
@@ -461,7 +477,9 @@ def _candidate_test(
 
 
 def _fuse(names: list[str], candidates: dict[str, Any], summary: dict[Any, Any], base_rows: dict[str, Any],
-          split: Any, *, seed: int, method: str) -> Any:  # fmt: skip
+          split: Any, *, seed: int, method: str, all_seeds: bool = False) -> Any:  # fmt: skip
+    """Fuse the named candidates: an encoder member is its run of ``seed``, or with
+    ``all_seeds`` the mean of every seed's scores (one member)."""
     from kgrec.fusion import FusedRecommender
 
     members = []
@@ -470,8 +488,9 @@ def _fuse(names: list[str], candidates: dict[str, Any], summary: dict[Any, Any],
         if "baseline" in cand:
             members.append(base_rows[cand["baseline"]]["rec"])
         else:
-            run = next(r for r in summary[cand["key"]]["runs"] if r["seed"] == seed)
-            members.append(EmbeddingMember(run["emb"], split.train, [split.train, split.valid]))
+            runs = summary[cand["key"]]["runs"]
+            paths = [r["emb"] for r in runs] if all_seeds else [next(r["emb"] for r in runs if r["seed"] == seed)]
+            members.append(EmbeddingMember(paths, split.train, [split.train, split.valid]))
     return FusedRecommender(members, method=method, ks=(20,), seed=seed).fit(split.valid)  # type: ignore[arg-type]
 
 

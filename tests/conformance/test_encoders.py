@@ -83,6 +83,11 @@ def test_batch_hooks(name, data):
     if terms:  # the penalties reach the parameters
         sum(terms).backward()
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in enc.parameters())
+    # under the full softmax loss a batch carries no negatives: [B, 0]
+    empty = Batch(torch.tensor([0, 7]), torch.tensor([1, 8]), torch.empty((2, 0), dtype=torch.long))
+    assert all(isinstance(p, torch.Tensor) for p in enc.reg_params(empty))
+    aux = enc.aux_loss(graph, empty)
+    assert aux is None or (isinstance(aux, torch.Tensor) and aux.dim() == 0)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -99,11 +104,12 @@ def test_graph_is_an_argument(name, data):
     assert not any(v is graph for v in vars(enc).values())
 
 
+@pytest.mark.parametrize("loss", ["bpr", "softmax"])
 @pytest.mark.parametrize("name", NAMES)
-def test_learns_the_block_structure(name, data):
+def test_learns_the_block_structure(name, loss, data):
     train, graph, held = data
     enc = make(name, graph)
-    fit(enc, graph, train, epochs=40, batch_size=16, lr=0.01, seed=0, progress=False)
+    fit(enc, graph, train, epochs=40, batch_size=16, lr=0.01, seed=0, progress=False, loss=loss)
     enc.eval()
     with torch.no_grad():
         users, items = enc(graph)
