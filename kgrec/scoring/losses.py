@@ -133,8 +133,9 @@ class SampledSoftmaxLoss(SoftmaxLoss):
 
     ``L = mean_b -log softmax([s(u, i+), s(u, j_1), ..., s(u, j_n)] / τ)[0]``, with the
     ``n = fit(num_negatives=...)`` negatives of any sampler (uniform, popularity, hard); for
-    catalogues too large for :class:`SoftmaxLoss`. No log-Q correction is applied (with
-    uniform negatives it is a constant).
+    catalogues too large for :class:`SoftmaxLoss`. No log-Q correction is applied: with uniform
+    negatives it is a constant, with popularity-weighted ones the loss over-penalises popular
+    items (use uniform or hard negatives).
     """
 
     name = "sampled_softmax"
