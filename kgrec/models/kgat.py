@@ -131,6 +131,8 @@ class KGAT(Encoder):
         "epochs": 300,
         "batch_size": 4096,
     }
+    #: under the full softmax loss: a stronger L2 (one trial on valid, seed 2026: test 0.330 vs 0.310 with BPR)
+    loss_fit_defaults: dict[str, dict[str, Any]] = {"softmax": {"reg_weight": 1e-2}}
 
     def __init__(
         self,
