@@ -119,10 +119,11 @@ class SoftmaxLoss(RankingLoss):
         self.temperature = _check_temperature(temperature)
 
     def __call__(self, *, head: MFHead, user_emb: Tensor, item_emb: Tensor, batch: Batch) -> Tensor:
-        logits = head.all_scores(user_emb, item_emb, batch.users)
-        if self.temperature != 1.0:
-            logits = logits / self.temperature
+        logits = self._scaled(head.all_scores(user_emb, item_emb, batch.users))
         return F.cross_entropy(logits, batch.pos_items)
+
+    def _scaled(self, scores: Tensor) -> Tensor:
+        return scores if self.temperature == 1.0 else scores / self.temperature
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "temperature": self.temperature}
@@ -142,9 +143,7 @@ class SampledSoftmaxLoss(SoftmaxLoss):
     uses_negatives = True
 
     def __call__(self, *, head: MFHead, user_emb: Tensor, item_emb: Tensor, batch: Batch) -> Tensor:
-        logits = _pos_neg_scores(head, user_emb, item_emb, batch)
-        if self.temperature != 1.0:
-            logits = logits / self.temperature
+        logits = self._scaled(_pos_neg_scores(head, user_emb, item_emb, batch))
         return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device))
 
 
