@@ -100,8 +100,10 @@ def load_split(data_root: Path) -> Any:
     return load_split_files(b / "train.tsv", b / "valid.tsv", b / "test.tsv", dataset=ds)
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, data_root: Path) -> None:
     torch.set_num_threads(threads)
+    if "split" not in _DATA:  # a spawned worker (CUDA) starts without the parent's data
+        _DATA["split"] = load_split(data_root)
 
 
 def _run_key(task: dict[str, Any]) -> str:
@@ -138,7 +140,9 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as run_dir:
         t0 = time.perf_counter()
         try:
-            rec = Recommender(model, seed=seed, progress=False, run_dir=run_dir, **kwargs)
+            rec = Recommender(
+                model, seed=seed, progress=False, run_dir=run_dir, device=task["device"], **kwargs
+            )
             rec.fit(split.train, valid=split.valid)
         except Exception as exc:  # report, keep the table going
             return {**task, "error": f"{type(exc).__name__}: {exc}"}
@@ -146,7 +150,7 @@ def run_one(task: dict[str, Any]) -> dict[str, Any]:
     hist = rec.history_
     test = rec.evaluate(split.test, ks=(20,), metrics=("ndcg", "recall"))
     user_emb, item_emb = rec._embeddings()
-    torch.save({"user": user_emb, "item": item_emb}, stem.with_suffix(".pt"))
+    torch.save({"user": user_emb.cpu(), "item": item_emb.cpu()}, stem.with_suffix(".pt"))
     out = {
         "valid_ndcg@20": float(hist.attrs["best_value"]),
         "test_ndcg@20": float(test.mean["ndcg@20"]),
@@ -223,6 +227,11 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
     parser.add_argument(
+        "--device",
+        default="cpu",
+        help="where encoders train: cpu, cuda, cuda:N (runs cached on another device are reused)",
+    )
+    parser.add_argument(
         "--data-root",
         type=Path,
         default=DEFAULT_DATA,
@@ -265,7 +274,10 @@ def main() -> None:
     emb_dir = args.cache_dir or Path(tempfile.mkdtemp(prefix="kgrec-ablation-"))
     emb_dir.mkdir(parents=True, exist_ok=True)
     tasks = [
-        {"model": m, "technique": t, "seed": s, "epochs": args.epochs, "emb_dir": str(emb_dir)}
+        {
+            "model": m, "technique": t, "seed": s, "epochs": args.epochs, "emb_dir": str(emb_dir),
+            "device": args.device,
+        }  # fmt: skip
         for m in models
         for t in techniques
         if TECHNIQUES[t][0] is None or m in TECHNIQUES[t][0]
@@ -281,11 +293,14 @@ def main() -> None:
     for t in tasks:
         t["deadline"] = deadline
     print(f"{len(tasks)} runs: models {models}, techniques {techniques}, seeds {seeds}, "
-          f"{args.workers} worker(s) x {args.threads} threads", file=sys.stderr, flush=True)  # fmt: skip
+          f"{args.workers} worker(s) x {args.threads} threads on {args.device}", file=sys.stderr,
+          flush=True)  # fmt: skip
     results: list[dict[str, Any]] = []
     if args.workers > 1:
-        ctx = mp.get_context("fork")
-        with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.threads,)) as pool:
+        # CUDA cannot be used in a forked child once the parent touched it: spawn there
+        ctx = mp.get_context("spawn" if torch.device(args.device).type == "cuda" else "fork")
+        init = (args.threads, args.data_root)
+        with ctx.Pool(args.workers, initializer=_init_worker, initargs=init) as pool:
             for r in pool.imap_unordered(run_one, tasks):
                 results.append(r)
                 _progress(r, len(results), len(tasks), t_start)

@@ -361,8 +361,9 @@ class FusedRecommender:
         return folder
 
     @classmethod
-    def load(cls, path: str | Path) -> FusedRecommender:
-        """Rebuild a fused recommender written by :meth:`save` (members via ``Recommender.load``)."""
+    def load(cls, path: str | Path, *, device: str | torch.device | None = None) -> FusedRecommender:
+        """Rebuild a fused recommender written by :meth:`save` (members via ``Recommender.load``,
+        their encoders on ``device``)."""
         from kgrec.data.io import load_dataset
         from kgrec.recommender import Recommender
 
@@ -375,7 +376,7 @@ class FusedRecommender:
             raise ValueError(
                 f"{meta_path} is not a kgrec fusion file (format {meta.get('format')!r})"
             )
-        members = [Recommender.load(folder / name) for name in meta["members"]]
+        members = [Recommender.load(folder / name, device=device) for name in meta["members"]]
         fused = cls(
             members, method=meta["method"], normalise=meta["normalise"], weights=meta["weights"],
             rrf_k=meta["rrf_k"], grid=meta.get("grid", DEFAULT_GRID), metric=meta["metric"],

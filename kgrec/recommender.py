@@ -50,6 +50,25 @@ def model_names() -> list[str]:
     return sorted(set(BASELINES) | set(ENCODERS))
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The torch device a recommender trains and scores on.
+
+    ``None`` means the CPU; ``"auto"`` the first CUDA device when there is one, else the CPU.
+    Asking for CUDA on a machine without it is an error here, before any data is touched.
+    """
+    if device is None:
+        return torch.device("cpu")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {device!r} (expected 'cpu', 'cuda', 'cuda:N' or 'auto')") from err
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but torch sees no CUDA device here")
+    return resolved
+
+
 def _check_name(model: str) -> str:
     key = model.lower()
     if key not in BASELINES and key not in ENCODERS:
@@ -77,6 +96,9 @@ class Recommender:
             ``"all"``). Among all items, cold items sit below the warm ones early in training
             and every epoch scores ~0, so early stopping would keep the first epoch.
         run_dir: where the fit loop writes history and checkpoints (resumable).
+        device: where an encoder trains and scores (``"cpu"``, ``"cuda"``, ``"cuda:1"``, or
+            ``"auto"`` for CUDA when available; default the CPU). Not part of the saved
+            configuration: :meth:`load` takes its own ``device``. Baselines run on the CPU.
         progress: tqdm bars (``None``: only on a terminal).
         sampler, curriculum, augment, pretrain, lr_schedule: training techniques for encoders,
             each a name or ``{"name": ..., **options}`` (:mod:`kgrec.train.recipe`): e.g.
@@ -103,6 +125,7 @@ class Recommender:
         ks: Sequence[int] = (10, 20),
         valid_candidates: Literal["auto", "all", "cold"] = "auto",
         run_dir: str | Path | None = None,
+        device: str | torch.device | None = None,
         progress: bool | None = None,
         sampler: str | dict[str, Any] | None = None,
         curriculum: str | dict[str, Any] | None = None,
@@ -149,6 +172,7 @@ class Recommender:
             raise ValueError(f"valid_candidates must be 'auto', 'all' or 'cold' (got {valid_candidates!r})")
         self.valid_candidates = valid_candidates
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.device = resolve_device(device)
         self.progress = progress
         self.hyper = hyper
         self.history_: pd.DataFrame | None = None
@@ -228,8 +252,8 @@ class Recommender:
         from kgrec.train import fit
 
         cls = get_encoder(self.model)
-        self._graph = build_graph(train)
-        self._model = cls.from_data(self._graph, **self.hyper)
+        self._graph = build_graph(train).to(self.device)
+        self._model = cls.from_data(self._graph, **self.hyper).to(self.device)
         options = {**cls.fit_defaults, **self._loss_defaults(cls), **self.fit_options}
         if self.recipe:
             from kgrec.train.recipe import build_training
@@ -294,13 +318,14 @@ class Recommender:
         return self._emb
 
     def score_users(self, users: Tensor) -> Tensor:
-        """Scores of every item for local user indices ``users``: ``[B, num_items]``."""
+        """Scores of every item for local user indices ``users``: ``[B, num_items]``, on the
+        recommender's device (an encoder's; the CPU for baselines)."""
         self._check_fitted()
         if not self.is_encoder:
             return self._model.score_users(users)
         user_emb, item_emb = self._embeddings()
         with torch.inference_mode():
-            return user_emb[users] @ item_emb.T
+            return user_emb[users.to(user_emb.device)] @ item_emb.T
 
     def score(self, users: Sequence[Any], items: Sequence[Any]) -> np.ndarray:
         """Scores of raw (user, item) pairs: two equally long sequences of raw ids."""
@@ -312,7 +337,8 @@ class Recommender:
         i = torch.as_tensor(self._train.items.to_index(list(items)))
         if self.is_encoder:
             user_emb, item_emb = self._embeddings()
-            return (user_emb[u] * item_emb[i]).sum(-1).numpy()
+            u, i = u.to(user_emb.device), i.to(item_emb.device)
+            return (user_emb[u] * item_emb[i]).sum(-1).cpu().numpy()
         return self.score_users(u).gather(1, i[:, None]).squeeze(1).numpy()
 
     def recommend(self, users: Sequence[Any] | Any, k: int = 10, *, exclude_seen: bool = True) -> pd.DataFrame:
@@ -411,8 +437,9 @@ class Recommender:
         return folder
 
     @classmethod
-    def load(cls, path: str | Path) -> Recommender:
-        """Rebuild a recommender written by :meth:`save`."""
+    def load(cls, path: str | Path, *, device: str | torch.device | None = None) -> Recommender:
+        """Rebuild a recommender written by :meth:`save`, its encoder on ``device`` (default
+        the CPU, whatever device it was trained on)."""
         from kgrec.data.io import load_dataset
         from kgrec.graph import build_graph
 
@@ -420,14 +447,14 @@ class Recommender:
         if (folder / "fusion.json").is_file():  # a FusedRecommender's folder
             from kgrec.fusion import FusedRecommender
 
-            return FusedRecommender.load(folder)  # type: ignore[return-value]
+            return FusedRecommender.load(folder, device=device)  # type: ignore[return-value]
         meta_path = folder / "recommender.json"
         if not meta_path.is_file():
             raise FileNotFoundError(f"{folder} holds no saved recommender (no recommender.json)")
         meta = json.loads(meta_path.read_text())
         config = dict(meta["config"])
         model = config.pop("model")
-        rec = cls(model, **config)
+        rec = cls(model, device=device, **config)
         train = load_dataset(folder / "train")
         if train.checksum() != meta["dataset_checksum"]:
             raise ValueError(f"{folder / 'train'} changed after it was saved (checksum mismatch)")
@@ -435,9 +462,9 @@ class Recommender:
         rec._train = train
         rec._seen = [train] + ([valid] if valid is not None else [])
         if rec.is_encoder:
-            rec._graph = build_graph(train)
-            rec._model = get_encoder(model).from_data(rec._graph, **rec.hyper)
-            state = torch.load(folder / "weights.pt", weights_only=True)
+            rec._graph = build_graph(train).to(rec.device)
+            rec._model = get_encoder(model).from_data(rec._graph, **rec.hyper).to(rec.device)
+            state = torch.load(folder / "weights.pt", weights_only=True, map_location=rec.device)
             rec._model.load_state_dict(state)
         else:
             rec._model = BASELINES[model](**rec._baseline_hyper()).fit(train)

@@ -41,7 +41,7 @@ def top_k_frame(
     """
     raw_users = [users] if np.ndim(users) == 0 else list(dict.fromkeys(users))
     u = torch.as_tensor(train.users.to_index(raw_users))
-    scores = score_users(u).clone().float()
+    scores = score_users(u).float().cpu().clone()
     if exclude_seen:
         row_of = np.full(train.num_users, -1, dtype=np.int64)
         row_of[u.numpy()] = np.arange(len(u))

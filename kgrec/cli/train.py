@@ -27,6 +27,7 @@ HYPER_FLAGS: dict[str, tuple[type, str]] = {
     "patience": (int, "epochs without validation improvement before stopping"),
     "loss": (str, "ranking loss of graph encoders: bpr, softmax, sampled_softmax"),
     "num_negatives": (int, "negatives drawn per positive (bpr, sampled_softmax)"),
+    "device": (str, "where graph encoders train: cpu (default), cuda, cuda:N, or auto"),
     "embedding_dim": (int, "embedding size of graph encoders"),
     "num_layers": (int, "propagation layers of graph encoders"),
     "l2": (float, "EASE regularisation"),
@@ -145,6 +146,7 @@ def run_train(args: argparse.Namespace) -> int:
         "dataset": {"name": split.dataset.name, "checksum": split.dataset.checksum(), **split.dataset.stats()},
         "split": {"sizes": split.sizes(), "cold_items": int(len(split.cold_items()))},
         "fit_seconds": fit_seconds,
+        "device": str(rec.device),
     }
     if split.valid is not None and len(split.valid.interactions):
         metrics["valid"] = rec.evaluate(split.valid, exclude=[split.train], ks=ks).mean

@@ -48,13 +48,15 @@ def run_pretraining(
     seed: int = 2026,
     run_dir: str | Path | None = None,
     progress: bool | None = None,
+    device: str | torch.device | None = None,
     **options: Any,
 ) -> PretrainResult:
     """Run one pretraining method; ``options`` go to :func:`pretrain_mf` or :func:`pretrain_kg`.
 
     With ``run_dir`` the run writes ``history.csv`` there, and its tables to ``tables.pt``
     (with the method, options, seed and dataset checksum): a second call with the same
-    arguments (e.g. when a fit is resumed) loads them instead of training again.
+    arguments (e.g. when a fit is resumed) loads them instead of training again. ``device`` is
+    where the pretraining model trains; the tables come back on the CPU either way.
     """
     key = method.lower()
     if key not in PRETRAINERS:
@@ -81,12 +83,14 @@ def run_pretraining(
             seed=seed,
             run_dir=run_dir,
             progress=progress,
+            device=device,
             **options,
         )
     else:
         result = pretrain_kg(
-            train, method=key, embedding_dim=embedding_dim, seed=seed, run_dir=run_dir, **options
-        )  # type: ignore[arg-type]
+            train, method=key, embedding_dim=embedding_dim, seed=seed, run_dir=run_dir,
+            device=device, **options,
+        )  # type: ignore[arg-type]  # fmt: skip
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         torch.save(

@@ -268,6 +268,7 @@ def pretrain_kg(
     eval_triples: int = 500,
     seed: int = 2026,
     run_dir: str | Path | None = None,
+    device: str | torch.device | None = None,
 ) -> PretrainResult:
     """Train TransE or TransR on ``train.triples`` and return tables for an encoder.
 
@@ -288,6 +289,9 @@ def pretrain_kg(
         eval_triples: triples ranked after each epoch (0: none), default 500.
         seed: default 2026 (initialisation, shuffling, corruption).
         run_dir: when given, the history is written to ``run_dir/history.csv``.
+        device: where the model trains (default the CPU; the random draws stay on the CPU
+            generator, so a seed gives the same batches on every device). Tables come back on
+            the CPU.
 
     Returns:
         :class:`PretrainResult` with ``entity_embedding.weight`` ``[E, d]``,
@@ -316,18 +320,20 @@ def pretrain_kg(
             num_entities, num_relations, embedding_dim=embedding_dim, relation_dim=relation_dim
         )
     model.reset_parameters(generator=gen)
+    device = torch.device(device if device is not None else "cpu")
+    model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(triples)
-    probe = triples[torch.randperm(n, generator=gen)[: min(eval_triples, n)]]
+    probe = triples[torch.randperm(n, generator=gen)[: min(eval_triples, n)]].to(device)
     history: list[dict[str, float]] = []
     for epoch in range(epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=gen)
         total, batches = 0.0, 0
         for start in range(0, n, batch_size):
-            h, r, t = triples[perm[start : start + batch_size]].T
-            corrupt = torch.randint(num_entities, h.shape, generator=gen)
-            head_side = torch.rand(h.shape, generator=gen) < 0.5
+            h, r, t = triples[perm[start : start + batch_size]].to(device).T
+            corrupt = torch.randint(num_entities, h.shape, generator=gen).to(device)
+            head_side = (torch.rand(h.shape, generator=gen) < 0.5).to(device)
             h_neg = torch.where(head_side, corrupt, h)
             t_neg = torch.where(head_side, t, corrupt)
             loss = F.relu(margin - model.score(h, r, t) + model.score(h_neg, r, t_neg)).mean()
@@ -339,7 +345,7 @@ def pretrain_kg(
             batches += 1
         record: dict[str, float] = {"epoch": epoch, "loss": total / max(batches, 1)}
         if len(probe):
-            ranks = tail_ranks(model, probe).double()
+            ranks = tail_ranks(model, probe).double().cpu()
             record["mrr"] = float((1.0 / ranks).mean())
             record["hits@10"] = float((ranks <= 10).double().mean())
         record["seconds"] = time.perf_counter() - t0
@@ -349,12 +355,12 @@ def pretrain_kg(
     if run_dir is not None:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         frame.to_csv(Path(run_dir) / "history.csv", index=False)
-    entities = model.entity_vectors()
+    entities = model.entity_vectors().cpu()
     tables = {
         "entity_embedding.weight": entities,
-        "relation_embedding.weight": model.relation_embedding.weight.detach().clone(),
+        "relation_embedding.weight": model.relation_embedding.weight.detach().cpu().clone(),
         **tables_from_entities(train, entities, generator=gen),
     }
     if isinstance(model, TransR):
-        tables["relation_projection"] = model.relation_projection.detach().clone()
+        tables["relation_projection"] = model.relation_projection.detach().cpu().clone()
     return PretrainResult(tables=tables, history=frame, method=method, model=model)

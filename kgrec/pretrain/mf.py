@@ -36,6 +36,7 @@ def pretrain_mf(
     seed: int = 2026,
     run_dir: str | Path | None = None,
     progress: bool | None = None,
+    device: str | torch.device | None = None,
 ) -> PretrainResult:
     """Fit BPR-MF (:class:`kgrec.models.MF`) with :func:`kgrec.train.fit` and return its tables.
 
@@ -54,6 +55,7 @@ def pretrain_mf(
         evaluator: passed to ``fit`` (default: ``FullRankingEvaluator(ks=(10, 20))``).
         seed: default 2026.
         run_dir: the MF run's folder (``history.csv``, ``checkpoint.pt``: resumable).
+        device: where the MF trains (default the CPU); the tables come back on the CPU.
 
     Returns:
         :class:`~kgrec.pretrain.PretrainResult` with ``user_embedding.weight`` ``[U, d]`` and
@@ -64,9 +66,11 @@ def pretrain_mf(
     from kgrec.scoring import get_sampler
     from kgrec.train import fit
 
-    graph = build_graph(train)
+    device = torch.device(device if device is not None else "cpu")
+    graph = build_graph(train).to(device)
     model = MF.from_data(graph, embedding_dim=embedding_dim, init_std=init_std)
     model.reset_parameters(generator=torch.Generator().manual_seed(int(seed)))
+    model.to(device)
     negatives = None
     if sampler is not None:
         spec = {"name": sampler} if isinstance(sampler, str) else dict(sampler)
@@ -77,7 +81,7 @@ def pretrain_mf(
         seed=seed, run_dir=run_dir, progress=progress,
     )  # fmt: skip
     tables = {
-        "user_embedding.weight": model.user_embedding.weight.detach().clone(),
-        "item_embedding.weight": model.item_embedding.weight.detach().clone(),
+        "user_embedding.weight": model.user_embedding.weight.detach().cpu().clone(),
+        "item_embedding.weight": model.item_embedding.weight.detach().cpu().clone(),
     }
     return PretrainResult(tables=tables, history=history, method="mf", model=model)

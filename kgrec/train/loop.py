@@ -208,13 +208,14 @@ def _adam(encoder: Encoder, lr: float) -> torch.optim.Optimizer:
 
 def _cuda_devices(encoder: Encoder) -> list[int]:
     """The CUDA devices whose RNG the loop forks, seeds and checkpoints (none on CPU)."""
-    device = _device_of(encoder)
+    device = device_of(encoder)
     if device.type != "cuda":
         return []
     return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
-def _device_of(encoder: Encoder) -> torch.device:
+def device_of(encoder: Encoder) -> torch.device:
+    """The device of the encoder's parameters (the CPU for a parameter-free encoder)."""
     for p in encoder.parameters():
         return p.device
     return torch.device("cpu")
@@ -325,7 +326,7 @@ def fit(
     if valid is not None and evaluator is None:
         evaluator = _default_evaluator()
     sampler = sampler if sampler is not None else UniformSampler(train)
-    device = _device_of(encoder)
+    device = device_of(encoder)
     head = MFHead()
 
     pairs_user = torch.from_numpy(np.array(train.interactions["user"], dtype=np.int64, copy=True))

@@ -182,6 +182,7 @@ def build_training(
     pretrain_spec = parse_spec(recipe.get("pretrain"), "pretrain")
     if pretrain_spec is not None:
         from kgrec.pretrain import init_from_pretrained, run_pretraining
+        from kgrec.train.loop import device_of
 
         method, options = pretrain_spec
         freeze = int(options.pop("freeze_epochs", 0))
@@ -189,7 +190,7 @@ def build_training(
         result = run_pretraining(
             method, train, valid, embedding_dim=embedding_width(encoder), seed=seed,
             run_dir=Path(run_dir) / "pretrain" if run_dir is not None else None, progress=progress,
-            **options,
+            device=device_of(encoder), **options,
         )  # fmt: skip
         copied = init_from_pretrained(encoder, result.tables, rescale=rescale)
         out["pretrained"] = copied
