@@ -85,6 +85,8 @@ class Recommender:
         epochs, batch_size, lr, reg_weight, patience, metric, seed: the fit loop's settings
             (:func:`kgrec.train.fit`); ``None`` takes the encoder's own default
             (``Encoder.fit_defaults``), then the loop's.
+        max_seconds: a training time budget: the fit stops after the epoch that spends it
+            (best-valid weights kept; default none).
         loss, num_negatives: the ranking loss (``"bpr"``, ``"softmax"``, ``"sampled_softmax"``
             or ``{"name": ..., "temperature": ...}``) and negatives per positive
             (:func:`kgrec.train.fit`). Under a loss other than BPR the encoder's
@@ -118,6 +120,7 @@ class Recommender:
         lr: float | None = None,
         reg_weight: float | None = None,
         patience: int | None = None,
+        max_seconds: float | None = None,
         loss: str | dict[str, Any] | None = None,
         num_negatives: int | None = None,
         metric: str = "ndcg@20",
@@ -155,7 +158,7 @@ class Recommender:
             k: v
             for k, v in dict(
                 epochs=epochs, batch_size=batch_size, lr=lr, reg_weight=reg_weight, patience=patience,
-                loss=loss, num_negatives=num_negatives,
+                max_seconds=max_seconds, loss=loss, num_negatives=num_negatives,
             ).items()
             if v is not None
         }  # fmt: skip

@@ -25,6 +25,7 @@ HYPER_FLAGS: dict[str, tuple[type, str]] = {
     "lr": (float, "Adam learning rate"),
     "reg_weight": (float, "L2 weight on the batch's ego embeddings"),
     "patience": (int, "epochs without validation improvement before stopping"),
+    "max_seconds": (float, "training time budget: stop after the epoch that spends it"),
     "loss": (str, "ranking loss of graph encoders: bpr, softmax, sampled_softmax"),
     "num_negatives": (int, "negatives drawn per positive (bpr, sampled_softmax)"),
     "device": (str, "where graph encoders train: cpu (default), cuda, cuda:N, or auto"),

@@ -189,6 +189,37 @@ def split_dataset(
     return split
 
 
+def hold_out_valid(
+    split: Split, *, fraction: float = 0.1, seed: int = 2026, min_interactions: int = 3
+) -> Split:
+    """``split`` with a validation part carved out of its train part; the test part is untouched.
+
+    For fixed train / test files without a validation part (KGAT's and LightGCN's published
+    splits): choosing epochs or hyper-parameters on the test part leaks it into the result. Per
+    user with ``n >= min_interactions`` training rows, a random ``max(1, round(n * fraction))``
+    of them (round half up, as :func:`split_dataset`) move to valid; smaller users keep all in
+    train. The same seed always gives the same parts.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"expected 0 < fraction < 1 (got {fraction})")
+    held = split.parts.get("valid")
+    if held is not None and len(held):
+        raise ValueError(f"the split already has a valid part ({len(held)} rows)")
+    rows = split.parts["train"]
+    users = split.dataset.interactions["user"].to_numpy()[rows]
+    _, rank = _rank_within_user(users, np.random.default_rng(seed).random(len(rows)))
+    n = np.bincount(users, minlength=split.dataset.num_users)[users]
+    k = np.maximum(1, np.floor(n * fraction + 0.5)).astype(np.int64)
+    valid = (rank < k) & (n >= min_interactions)
+    parts = {**split.parts, "train": rows[~valid], "valid": rows[valid]}
+    out = Split(dataset=split.dataset, parts={name: parts[name] for name in PART_NAMES if name in parts})
+    out.report = split_report(
+        out, **{k: v for k, v in split.report.items() if not isinstance(v, dict | list)},
+        valid_held_out={"fraction": fraction, "seed": seed, "min_interactions": min_interactions},
+    )  # fmt: skip
+    return out
+
+
 def split_report(split: Split, **settings: Any) -> dict[str, Any]:
     """Sizes of each part and the users / items that vanish from train (counted, not hidden)."""
     ds = split.dataset

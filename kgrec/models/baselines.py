@@ -153,16 +153,7 @@ class ItemKNN(_Baseline):
         )
         self.similarity = w
         self._x = x
-        w_t = w.T.tocsr().astype(np.float32)  # scores^T = W^T X_u^T
-        with warnings.catch_warnings():  # torch's "sparse CSR support is in beta" notice
-            warnings.simplefilter("ignore", UserWarning)
-            self._w_t = torch.sparse_csr_tensor(
-                torch.from_numpy(w_t.indptr.astype(np.int64)),
-                torch.from_numpy(w_t.indices.astype(np.int64)),
-                torch.from_numpy(w_t.data),
-                size=w_t.shape,
-                check_invariants=False,  # built by scipy: sorted, in range
-            )
+        self._w_t = _torch_csr(w.T.tocsr())  # scores^T = W^T X_u^T
         self.num_users, self.num_items = train.num_users, train.num_items
         return self
 
@@ -175,6 +166,20 @@ class ItemKNN(_Baseline):
 
     def __repr__(self) -> str:
         return f"ItemKNN(k={self.k}, shrink={self.shrink})"
+
+
+def _torch_csr(x: sp.csr_matrix) -> Tensor:
+    """A scipy CSR matrix as a float32 torch CSR tensor (rows of a 0/1 interaction matrix)."""
+    x = x.tocsr()
+    with warnings.catch_warnings():  # torch's "sparse CSR support is in beta" notice
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(x.indptr.astype(np.int64)),
+            torch.from_numpy(x.indices.astype(np.int64)),
+            torch.from_numpy(x.data.astype(np.float32)),
+            size=x.shape,
+            check_invariants=False,  # built by scipy: sorted, in range
+        )
 
 
 class EASE(_Baseline):
@@ -215,8 +220,7 @@ class EASE(_Baseline):
         """``[B] -> [B, num_items]`` float32: :math:`X_{u\\cdot} B`."""
         u = self._check_users(users)
         assert self._x is not None and self.weights is not None
-        xu = torch.from_numpy(self._x[u].toarray().astype(np.float32))
-        return xu @ self.weights
+        return torch.sparse.mm(_torch_csr(self._x[u]), self.weights)  # O(nnz(X_u) * I)
 
     def __repr__(self) -> str:
         return f"EASE(l2={self.l2})"

@@ -5,6 +5,7 @@ from kgrec.train.callbacks import (
     Checkpoint,
     CSVLogger,
     EarlyStopping,
+    TimeBudget,
     load_checkpoint,
     save_checkpoint,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "Schedule",
     "SelfPacedSchedule",
     "StepSchedule",
+    "TimeBudget",
     "TrainState",
     "fit",
     "load_checkpoint",

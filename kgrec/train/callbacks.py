@@ -25,6 +25,7 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "EarlyStopping",
+    "TimeBudget",
     "load_checkpoint",
     "save_checkpoint",
 ]
@@ -144,6 +145,25 @@ class EarlyStopping(Callback):
         self.best_epoch = state["best_epoch"]
         self.wait = state["wait"]
         self.best_state = state["best_state"]
+
+
+class TimeBudget(Callback):
+    """Stop after the epoch in which the fit's training time passed ``seconds``.
+
+    The time counts the epochs' ``seconds`` and ``eval_seconds`` in the history, so a resumed
+    run spends only what is left. With validation the best epoch's weights are still restored.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if not seconds > 0:
+            raise ValueError(f"expected a time budget > 0 seconds (got {seconds})")
+        self.seconds = float(seconds)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        spent = sum(r.get("seconds", 0.0) + r.get("eval_seconds", 0.0) for r in state.history)
+        if spent >= self.seconds and not state.stop:
+            state.stop = True
+            state.stop_reason = f"time budget of {self.seconds:g} s spent ({spent:.1f} s)"
 
 
 def save_checkpoint(obj: dict[str, Any], path: str | os.PathLike[str]) -> None:

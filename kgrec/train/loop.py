@@ -23,7 +23,14 @@ from kgrec.models.base import Batch, Encoder
 from kgrec.scoring.head import MFHead
 from kgrec.scoring.losses import BPRLoss, LossTerm, RankingLoss, get_ranking_loss, l2_reg
 from kgrec.scoring.samplers import NegativeSampler, UniformSampler
-from kgrec.train.callbacks import Callback, Checkpoint, CSVLogger, EarlyStopping, load_checkpoint
+from kgrec.train.callbacks import (
+    Callback,
+    Checkpoint,
+    CSVLogger,
+    EarlyStopping,
+    TimeBudget,
+    load_checkpoint,
+)
 
 __all__ = ["TrainState", "fit", "make_score_fn"]
 
@@ -243,6 +250,7 @@ def fit(
     losses: Sequence[LossTerm] = (),
     loss: str | Mapping[str, Any] | RankingLoss = "bpr",
     num_negatives: int = 1,
+    max_seconds: float | None = None,
 ) -> pd.DataFrame:
     """Train ``encoder`` on ``train``'s pairs (BPR by default); the same loop for every encoder.
 
@@ -293,6 +301,9 @@ def fit(
             ``{"name": ..., "temperature": ...}`` or a :class:`~kgrec.scoring.RankingLoss`.
             Its epoch mean is the history column named after it (``bpr``, ``softmax``, ...).
         num_negatives: negatives drawn per positive (default 1; BPR averages over them).
+        max_seconds: a time budget: stop after the epoch in which training and validation
+            time passed it (:class:`~kgrec.train.TimeBudget`; default None: no budget). The
+            budget is not part of the configuration: a resumed run may change it.
 
     Returns:
         The history, one row per epoch (see :class:`TrainState`); ``.attrs`` holds
@@ -341,6 +352,8 @@ def fit(
             CSVLogger(run_path / "history.csv"),
             Checkpoint(run_path / "checkpoint.pt"),
         ]
+    if max_seconds is not None:
+        all_callbacks.append(TimeBudget(max_seconds))
     all_callbacks += list(callbacks)
 
     config = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -12,8 +13,9 @@ import torch
 from kgrec.data.dataset import RecDataset
 from kgrec.graph import build_graph
 from kgrec.models import MF, Batch, LightGCN
+from kgrec.recommender import Recommender
 from kgrec.scoring import UniformSampler
-from kgrec.train import Callback, fit, load_checkpoint, make_score_fn
+from kgrec.train import Callback, TimeBudget, fit, load_checkpoint, make_score_fn
 
 TIMING = ["seconds", "eval_seconds"]
 
@@ -329,3 +331,28 @@ def test_num_negatives_reach_the_sampler_and_the_loss(split):
     assert hist["sampled_softmax"].iloc[0] < np.log(5) + 0.1  # 1 positive among 5 candidates
     with pytest.raises(ValueError, match="num_negatives >= 1"):
         fit(new_mf(graph), graph, train, epochs=1, num_negatives=0, **KW)
+
+
+def test_time_budget_counts_training_and_validation_time():
+    budget = TimeBudget(10.0)
+    state = SimpleNamespace(history=[], stop=False, stop_reason=None)
+    for seconds, eval_seconds in [(3.0, 1.0), (3.0, 1.0)]:
+        state.history.append({"seconds": seconds, "eval_seconds": eval_seconds})
+        budget.on_epoch_end(state)
+        assert not state.stop  # 4 s, then 8 s
+    state.history.append({"seconds": 2.0})
+    budget.on_epoch_end(state)
+    assert state.stop and state.stop_reason == "time budget of 10 s spent (10.0 s)"
+    with pytest.raises(ValueError, match="time budget > 0"):
+        TimeBudget(0)
+
+
+def test_max_seconds_stops_the_fit_and_keeps_the_best_weights(split):
+    train, valid, graph = split
+    enc = new_mf(graph)
+    hist = fit(enc, graph, train, valid=valid, evaluator=RecallEvaluator(k=5), epochs=50,
+               metric="ndcg@5", max_seconds=1e-9, **KW)  # fmt: skip
+    assert len(hist) == 1
+    assert hist.attrs["stop_reason"].startswith("time budget of 1e-09 s spent")
+    rec = Recommender("mf", epochs=50, max_seconds=1e-9, progress=False).fit(train, valid=valid)
+    assert len(rec.history_) == 1 and rec.config()["max_seconds"] == 1e-9
