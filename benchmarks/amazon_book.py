@@ -114,7 +114,7 @@ def fit_baseline(name: str, split: Any) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", nargs="+", default=["mf", "mf:softmax"], help="MODEL[:TECHNIQUE]")
+    parser.add_argument("--runs", nargs="*", default=["mf", "mf:softmax"], help="MODEL[:TECHNIQUE]")
     parser.add_argument("--baselines", nargs="*", default=["ease", "itemknn", "pop"])
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--time-budget", type=float, default=None, help="seconds per run")
