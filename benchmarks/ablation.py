@@ -107,13 +107,18 @@ def _init_worker(threads: int, data_root: Path) -> None:
 
 
 def _run_key(task: dict[str, Any]) -> str:
-    """File stem of a run in the cache: model, technique, seed and a hash of its settings."""
+    """File stem of a run in the cache: model, technique, seed and a hash of its settings
+    (the encoder's own fit defaults included, so changing them invalidates its cached runs)."""
     import hashlib
 
+    from kgrec.models import get_encoder
+
+    cls = get_encoder(task["model"])
     settings = {
         **BASE.get(task["model"], {}),
         **TECHNIQUES[task["technique"]][1],
         "epochs": task["epochs"],
+        "defaults": [cls.fit_defaults, cls.loss_fit_defaults],
     }
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
     return f"{task['model']}-{task['technique']}-{task['seed']}-{digest}"
